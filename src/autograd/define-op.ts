@@ -1,0 +1,85 @@
+import { AnomalyError } from "../errors.js";
+import { Tensor } from "../tensor/tensor.js";
+import { isFloat } from "../tensor/dtype.js";
+import { isAnomalyEnabled, isGradEnabled, setGradEnabled } from "./mode.js";
+import { Context, Node, type OpDef } from "./node.js";
+import { findNonFinite, userFrame } from "./anomaly.js";
+
+/**
+ * Defines a differentiable op from its forward and backward, and returns the function that
+ * applies it. Every built-in op is made this way; so can yours.
+ *
+ * @example
+ * // The lecture's sigmoid gate as one node: local gradient σ(x)·(1 − σ(x)).
+ * const sigmoidGate = defineOp({
+ *   name: "sigmoidGate",
+ *   forward(ctx, x: Tensor) {
+ *     const out = x.neg().exp().add(1).reciprocal();
+ *     ctx.save(out);
+ *     return out;
+ *   },
+ *   backward(ctx, gradOut) {
+ *     const out = ctx.saved;
+ *     return [gradOut.mul(out).mul(out.neg().add(1))];
+ *   },
+ * });
+ */
+export function defineOp<Args extends unknown[], Saved = unknown>(def: OpDef<Args, Saved>): (...args: Args) => Tensor {
+  const apply = (...args: Args): Tensor => {
+    const inputs = collectInputs(args);
+    const needsInputGrad = inputs.map((t) => t.requiresGrad);
+    const record = isGradEnabled() && needsInputGrad.some(Boolean);
+    const ctx = new Context<Saved>(needsInputGrad, def.name);
+    const previous = setGradEnabled(false);
+    let out: Tensor;
+    try {
+      out = def.forward(ctx, ...args);
+    } finally {
+      setGradEnabled(previous);
+    }
+    if (inputs.includes(out)) out = out.view(out.shape);
+    const anomaly = isAnomalyEnabled();
+    if (anomaly) checkForward(def.name, inputs, out);
+    // Integer and bool outputs (argmax, masks, casts to int) carry no gradient.
+    if (record && isFloat(out.dtype)) {
+      out.requiresGrad = true;
+      out.gradFn = new Node(
+        def as unknown as OpDef<never, unknown>,
+        inputs,
+        ctx as Context<unknown>,
+        out.shape,
+        out.dtype,
+        def.describe?.(...args),
+        anomaly ? userFrame(new Error().stack) : undefined,
+      );
+    }
+    return out;
+  };
+  Object.defineProperty(apply, "name", { value: def.name });
+  return apply;
+}
+
+/** Tensor arguments (top level, or inside an array argument), in order. */
+function collectInputs(args: readonly unknown[]): Tensor[] {
+  const inputs: Tensor[] = [];
+  for (const a of args) {
+    if (a instanceof Tensor) inputs.push(a);
+    else if (Array.isArray(a)) for (const t of a) if (t instanceof Tensor) inputs.push(t);
+  }
+  return inputs;
+}
+
+function checkForward(op: string, inputs: readonly Tensor[], out: Tensor): void {
+  const bad = findNonFinite(out);
+  if (bad === undefined) return;
+  const where = userFrame(new Error().stack);
+  const dirtyInput = inputs.findIndex((t) => findNonFinite(t) !== undefined);
+  const cause =
+    dirtyInput >= 0
+      ? `Its input #${dirtyInput} (shape [${inputs[dirtyInput]!.shape.join(", ")}]) already contained NaN/Inf; that input was created outside the recorded ops (data or a leaf), check it.`
+      : `Its inputs were all finite, so this op created it.`;
+  throw new AnomalyError(
+    `detectAnomaly: forward of '${op}' produced ${bad.value} at flat index ${bad.index} of its output (shape [${out.shape.join(", ")}]). ${cause}` +
+      (where ? `\n  op called at ${where}` : ""),
+  );
+}

@@ -1,0 +1,154 @@
+import { AnomalyError, GraphError, ShapeError, fmtShape } from "../errors.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { shapesEqual } from "../tensor/shape.js";
+import { findNonFinite } from "./anomaly.js";
+import { isAnomalyEnabled, setGradEnabled } from "./mode.js";
+import type { Node } from "./node.js";
+import { sumToShape } from "./sum-to-shape.js";
+
+export interface BackwardOptions {
+  /** Keep the graph (and what its ops saved) so backward can run through it again. */
+  retainGraph?: boolean;
+  /** Record the backward pass itself, so gradients can be differentiated again (implies retainGraph). */
+  createGraph?: boolean;
+}
+
+/**
+ * The chain rule, applied from `root` back to the leaves. Nodes are visited in reverse
+ * topological order (found with an explicit stack, so a graph 10^6 nodes deep is fine); each
+ * turns its upstream gradient into one gradient per input, and gradients reaching a value from
+ * several places are summed.
+ *
+ * Without `inputs`, gradients of leaves that require grad are accumulated into their `.grad`.
+ * With `inputs`, their gradients are returned instead (nothing is accumulated): `autograd.grad`.
+ */
+export function runBackward(root: Tensor, gradient: Tensor, options: BackwardOptions = {}, inputs?: readonly Tensor[]): (Tensor | null)[] | undefined {
+  const createGraph = options.createGraph ?? false;
+  const retainGraph = options.retainGraph ?? createGraph;
+  if (!shapesEqual(root.shape, gradient.shape)) {
+    throw new ShapeError(`backward: the gradient has shape ${fmtShape(gradient.shape)} but the tensor has shape ${fmtShape(root.shape)}; they must match.`);
+  }
+  if (gradient.dtype !== root.dtype) gradient = gradient.to(root.dtype);
+
+  const captured = inputs ? new Map<Tensor, Tensor | null>(inputs.map((t) => [t, null])) : undefined;
+  const deliver = (leaf: Tensor, g: Tensor): void => {
+    if (captured) {
+      if (captured.has(leaf)) {
+        const prev = captured.get(leaf);
+        captured.set(leaf, prev ? prev.add(g) : g);
+      }
+      return;
+    }
+    // A fresh tensor on first delivery: the same gradient object may reach several leaves.
+    leaf.grad = leaf.grad ? leaf.grad.add(g) : createGraph ? g : g.clone();
+  };
+
+  const rootNode = root.gradFn;
+  if (!rootNode) {
+    deliver(root, gradient);
+    return captured ? inputs!.map((t) => captured.get(t) ?? null) : undefined;
+  }
+
+  // Count, for each node, the edges through which gradient will arrive.
+  const pendingEdges = new Map<Node, number>();
+  const stack: Node[] = [rootNode];
+  pendingEdges.set(rootNode, 0);
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (node.released) {
+      throw new GraphError(
+        `backward: the graph through '${node.op.name}' was already released by an earlier backward(). ` +
+          `Pass { retainGraph: true } to the first backward() if you need to run backward twice, or recompute the forward pass.`,
+      );
+    }
+    for (const input of node.inputs) {
+      const next = input.gradFn;
+      if (!next) continue;
+      const count = pendingEdges.get(next);
+      if (count === undefined) {
+        pendingEdges.set(next, 1);
+        stack.push(next);
+      } else pendingEdges.set(next, count + 1);
+    }
+  }
+
+  const nonLeafTargets = new Map<Node, Tensor>();
+  if (captured) for (const t of captured.keys()) if (t.gradFn) nonLeafTargets.set(t.gradFn, t);
+
+  const pendingGrad = new Map<Node, Tensor>([[rootNode, gradient]]);
+  const ready: Node[] = [rootNode];
+  const anomaly = isAnomalyEnabled();
+  const previousMode = setGradEnabled(createGraph);
+  try {
+    while (ready.length > 0) {
+      const node = ready.pop()!;
+      const gradOut = pendingGrad.get(node)!;
+      pendingGrad.delete(node);
+      const target = nonLeafTargets.get(node);
+      if (target) captured!.set(target, gradOut);
+      if (node.retainedOutput && !captured) {
+        const out = node.retainedOutput;
+        out.grad = out.grad ? out.grad.add(gradOut) : gradOut;
+      }
+
+      const inputGrads = node.op.backward(node.ctx, gradOut);
+      const inputs = node.inputs;
+      for (let i = 0; i < inputs.length; i++) {
+        const input = inputs[i]!;
+        let g = input.requiresGrad ? inputGrads[i] : null;
+        if (g) {
+          if (!shapesEqual(g.shape, input.shape)) g = sumToShape(g, input.shape, node.op.name);
+          if (g.dtype !== input.dtype) g = g.to(input.dtype);
+          if (anomaly) checkBackward(node, i, g);
+        }
+        const next = input.gradFn;
+        if (next) {
+          if (g) {
+            const prev = pendingGrad.get(next);
+            pendingGrad.set(next, prev ? prev.add(g) : g);
+          }
+          const left = pendingEdges.get(next)! - 1;
+          pendingEdges.set(next, left);
+          if (left === 0) {
+            if (pendingGrad.has(next)) ready.push(next);
+            else propagateNothing(next, pendingEdges, ready, pendingGrad);
+          }
+        } else if (g && input.requiresGrad) {
+          deliver(input, g);
+        }
+      }
+      if (!retainGraph) node.release();
+    }
+  } finally {
+    setGradEnabled(previousMode);
+  }
+  return captured ? inputs!.map((t) => captured.get(t) ?? null) : undefined;
+}
+
+/**
+ * A node all of whose consumers sent no gradient still has to release its own edges, so that
+ * the nodes below it (which may get gradient from elsewhere) become ready.
+ */
+function propagateNothing(node: Node, pendingEdges: Map<Node, number>, ready: Node[], pendingGrad: Map<Node, Tensor>): void {
+  const stack = [node];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    for (const input of n.inputs) {
+      const next = input.gradFn;
+      if (!next) continue;
+      const left = pendingEdges.get(next)! - 1;
+      pendingEdges.set(next, left);
+      if (left === 0) (pendingGrad.has(next) ? ready : stack).push(next);
+    }
+  }
+}
+
+function checkBackward(node: Node, inputIndex: number, g: Tensor): void {
+  const bad = findNonFinite(g);
+  if (bad === undefined) return;
+  throw new AnomalyError(
+    `detectAnomaly: backward of '${node.op.name}' produced ${bad.value} in the gradient of its input #${inputIndex} ` +
+      `(shape ${fmtShape(g.shape)}, flat index ${bad.index}).` +
+      (node.createdAt ? `\n  the '${node.op.name}' was called at ${node.createdAt}` : ""),
+  );
+}

@@ -1,0 +1,18 @@
+/**
+ * chainrule: tensors, a computational graph and reverse-mode autodiff.
+ * This entry point uses no Node-only module, so it bundles for browsers unchanged.
+ */
+export { Tensor, type NestedArray, type TensorLike } from "./tensor/tensor.js";
+export { type DType, promoteTypes, isFloat } from "./tensor/dtype.js";
+export * from "./tensor/creation.js";
+export { Generator, manualSeed, defaultGenerator } from "./tensor/random.js";
+export { broadcastShapes } from "./tensor/shape.js";
+export * from "./ops/index.js";
+export { defineOp } from "./autograd/define-op.js";
+export type { OpContext, OpDef, InputGrads, Node } from "./autograd/node.js";
+export type { BackwardOptions } from "./autograd/engine.js";
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled, detectAnomaly, setDetectAnomaly, isAnomalyEnabled } from "./autograd/mode.js";
+export { grad, valueAndGrad, gradients, type GradOptions } from "./autograd/functional.js";
+export { gradcheck, numericalGradient, type GradcheckOptions, type GradcheckReport, type InputCheck } from "./autograd/gradcheck.js";
+export { getBackend, setBackend, registerBackend, listBackends, jsBackend, type Backend } from "./backend/index.js";
+export * from "./errors.js";

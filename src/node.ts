@@ -1,0 +1,5 @@
+/**
+ * Node.js-only parts of chainrule (file I/O and, later, worker threads). Import from
+ * "chainrule/node"; the main entry stays free of Node modules so it bundles for browsers.
+ */
+export * from "./index.js";

@@ -1,0 +1,7 @@
+// The functional namespace: every op, defined once, used by Tensor's methods too.
+export * from "./elementwise.js";
+export * from "./reduce.js";
+export * from "./shape-ops.js";
+export * from "./matmul.js";
+export * from "./softmax.js";
+export { zerosLike, onesLike } from "../tensor/creation.js";

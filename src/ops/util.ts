@@ -1,0 +1,56 @@
+import { getBackend, type BinaryOp, type UnaryOp } from "../backend/index.js";
+import { DTypeError } from "../errors.js";
+import { allocate, isFloat, promoteTypes, type DType } from "../tensor/dtype.js";
+import { broadcastShapes, broadcastStrides, sizeOf } from "../tensor/shape.js";
+import { Tensor, assertTensor, type TensorLike } from "../tensor/tensor.js";
+
+/** A 0-d tensor holding `value`. */
+export function scalarTensor(value: number, dtype: DType): Tensor {
+  const data = allocate(dtype, 1);
+  data[0] = value;
+  return Tensor.fromStorage(data, [], dtype);
+}
+
+/** The dtype a plain number takes next to a tensor of `dtype` (PyTorch's rule: it does not widen a float tensor). */
+function dtypeForNumber(value: number, dtype: DType): DType {
+  if (isFloat(dtype)) return dtype;
+  return Number.isInteger(value) ? (dtype === "bool" ? "int32" : dtype) : "float32";
+}
+
+/** Both operands of a binary op as tensors of one promoted dtype. */
+export function binaryOperands(op: string, a: TensorLike, b: TensorLike, minimum?: DType): [Tensor, Tensor, DType] {
+  if (typeof a === "number" && typeof b === "number") {
+    throw new DTypeError(`${op}: at least one operand must be a Tensor, got two numbers.`);
+  }
+  if (typeof a !== "number") assertTensor(op, "a", a);
+  if (typeof b !== "number") assertTensor(op, "b", b);
+  let dtype =
+    typeof a === "number" ? dtypeForNumber(a, (b as Tensor).dtype)
+    : typeof b === "number" ? dtypeForNumber(b, a.dtype)
+    : promoteTypes(a.dtype, b.dtype);
+  if (minimum) dtype = promoteTypes(dtype, minimum);
+  const ta = typeof a === "number" ? scalarTensor(a, dtype) : a.dtype === dtype ? a : a.to(dtype);
+  const tb = typeof b === "number" ? scalarTensor(b, dtype) : b.dtype === dtype ? b : b.to(dtype);
+  return [ta, tb, dtype];
+}
+
+/** Runs a unary kernel into a new tensor of `dtype`. */
+export function mapUnary(x: Tensor, op: UnaryOp, dtype: DType = x.dtype, p0?: number, p1?: number): Tensor {
+  const src = x.dtype === dtype || !isFloat(dtype) ? x : x.to(dtype);
+  const out = allocate(dtype, x.size);
+  getBackend().unary(op, src.data, out, p0, p1);
+  return Tensor.fromStorage(out, x.shape, dtype);
+}
+
+/** Runs a broadcasting binary kernel into a new tensor of `dtype`. */
+export function mapBinary(name: string, op: BinaryOp, a: Tensor, b: Tensor, dtype: DType): Tensor {
+  const shape = broadcastShapes(name, a.shape, b.shape);
+  const out = allocate(dtype, sizeOf(shape));
+  getBackend().binary(op, a.data, broadcastStrides(a.shape, shape), b.data, broadcastStrides(b.shape, shape), out, shape);
+  return Tensor.fromStorage(out, shape, dtype);
+}
+
+/** The float dtype an op computes in for an input of `dtype` (ints and bools become float32). */
+export function floatDType(dtype: DType): DType {
+  return isFloat(dtype) ? dtype : "float32";
+}

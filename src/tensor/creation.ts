@@ -1,0 +1,181 @@
+import { DTypeError, ShapeError, ValueError, fmtShape } from "../errors.js";
+import { allocate, assertDType, dtypeOfStorage, type DType, type Storage } from "./dtype.js";
+import { defaultGenerator, type Generator } from "./random.js";
+import { assertValidShape, sizeOf } from "./shape.js";
+import { Tensor, type NestedArray } from "./tensor.js";
+
+/** Options shared by the creation functions. */
+export interface CreateOptions {
+  /** Element type; float32 unless stated otherwise. */
+  dtype?: DType;
+  /** Make the new tensor a leaf that collects gradients. */
+  requiresGrad?: boolean;
+}
+
+/** Options of the random creation functions. */
+export interface RandomOptions extends CreateOptions {
+  /** The generator to draw from (default: the global one seeded by `manualSeed`). */
+  generator?: Generator;
+}
+
+export interface TensorOptions extends CreateOptions {
+  /** Shape for flat data (a typed array or a flat list); inferred from nested arrays otherwise. */
+  shape?: readonly number[];
+}
+
+type TypedInput = Storage | Int8Array | Int16Array | Uint16Array | Uint32Array | Uint8ClampedArray;
+
+function finish(data: Storage, shape: readonly number[], dtype: DType, options: CreateOptions | undefined): Tensor {
+  const t = Tensor.fromStorage(data, [...shape], dtype);
+  if (options?.requiresGrad) t.requiresGrad = true;
+  return t;
+}
+
+/**
+ * A tensor from nested arrays, a flat list or typed array with `shape`, or a number (0-d).
+ * Data is copied. Numbers default to float32 (pass `dtype: "int32"` for labels), booleans to bool;
+ * a Float64Array/Int32Array keeps its dtype.
+ * @example tensor([[1, 2], [3, 4]], { dtype: "float64", requiresGrad: true })
+ */
+export function tensor(data: NestedArray | TypedInput, options: TensorOptions = {}): Tensor {
+  if (ArrayBuffer.isView(data)) {
+    const own = dtypeOfStorage(data);
+    const dtype = options.dtype ? assertDType("tensor", options.dtype) : own === "bool" || own === undefined ? "float32" : own;
+    const shape = options.shape ?? [data.length];
+    assertValidShape("tensor", shape);
+    if (sizeOf(shape) !== data.length) {
+      throw new ShapeError(`tensor: ${data.length} values cannot fill shape ${fmtShape(shape)} (${sizeOf(shape)} elements).`);
+    }
+    const out = allocate(dtype, data.length);
+    if (dtype === "bool") for (let i = 0; i < data.length; i++) out[i] = data[i] ? 1 : 0;
+    else out.set(data as ArrayLike<number>);
+    return finish(out, shape, dtype, options);
+  }
+  const shape: number[] = [];
+  let probe: NestedArray = data;
+  while (Array.isArray(probe)) {
+    shape.push(probe.length);
+    if (probe.length === 0) break;
+    probe = probe[0]!;
+  }
+  const flat: (number | boolean)[] = [];
+  const walk = (node: NestedArray, dim: number, path: number[]): void => {
+    if (dim === shape.length) {
+      if (Array.isArray(node)) throw new ShapeError(`tensor: ragged nested array: element at [${path.join(", ")}] is an array, but its siblings are scalars.`);
+      if (typeof node !== "number" && typeof node !== "boolean") throw new DTypeError(`tensor: element at [${path.join(", ")}] is ${typeof node}; only numbers and booleans can be stored.`);
+      flat.push(node);
+      return;
+    }
+    if (!Array.isArray(node) || node.length !== shape[dim]) {
+      throw new ShapeError(`tensor: ragged nested array: the list at [${path.join(", ")}] has ${Array.isArray(node) ? node.length : "no"} elements, expected ${shape[dim]} like its siblings.`);
+    }
+    node.forEach((child, i) => walk(child, dim + 1, [...path, i]));
+  };
+  walk(data, 0, []);
+  const dtype = options.dtype ? assertDType("tensor", options.dtype) : typeof flat[0] === "boolean" ? "bool" : "float32";
+  const out = allocate(dtype, flat.length);
+  for (let i = 0; i < flat.length; i++) out[i] = Number(flat[i]);
+  let finalShape: readonly number[] = shape;
+  if (options.shape) {
+    assertValidShape("tensor", options.shape);
+    if (sizeOf(options.shape) !== flat.length) {
+      throw new ShapeError(`tensor: ${flat.length} values cannot fill shape ${fmtShape(options.shape)} (${sizeOf(options.shape)} elements).`);
+    }
+    finalShape = options.shape;
+  }
+  return finish(out, finalShape, dtype, options);
+}
+
+/** A 0-d tensor holding one number. */
+export function scalar(value: number, options: CreateOptions = {}): Tensor {
+  return full([], value, options);
+}
+
+/** A tensor of `shape` filled with `value`. */
+export function full(shape: readonly number[], value: number, options: CreateOptions = {}): Tensor {
+  assertValidShape("full", shape);
+  const dtype = assertDType("full", options.dtype ?? "float32");
+  const data = allocate(dtype, sizeOf(shape));
+  if (value !== 0) data.fill(dtype === "bool" ? (value ? 1 : 0) : value);
+  return finish(data, shape, dtype, options);
+}
+/** A tensor of zeros. */
+export function zeros(shape: readonly number[], options: CreateOptions = {}): Tensor {
+  return full(shape, 0, options);
+}
+/** A tensor of ones. */
+export function ones(shape: readonly number[], options: CreateOptions = {}): Tensor {
+  return full(shape, 1, options);
+}
+/** Zeros with the shape (and, unless given, the dtype) of `like`. */
+export function zerosLike(like: Tensor, options: CreateOptions = {}): Tensor {
+  return full(like.shape, 0, { dtype: like.dtype, ...options });
+}
+/** Ones with the shape (and, unless given, the dtype) of `like`. */
+export function onesLike(like: Tensor, options: CreateOptions = {}): Tensor {
+  return full(like.shape, 1, { dtype: like.dtype, ...options });
+}
+/** `value` with the shape (and, unless given, the dtype) of `like`. */
+export function fullLike(like: Tensor, value: number, options: CreateOptions = {}): Tensor {
+  return full(like.shape, value, { dtype: like.dtype, ...options });
+}
+
+/**
+ * Evenly spaced values in [start, end) with `step`, like `torch.arange`. `arange(n)` is 0…n−1.
+ * float32 unless `dtype` is given.
+ */
+export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  if (step === 0 || !Number.isFinite(step)) throw new ValueError(`arange: step must be a non-zero finite number, got ${step}.`);
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  const dtype = assertDType("arange", options.dtype ?? "float32");
+  const data = allocate(dtype, n);
+  for (let i = 0; i < n; i++) data[i] = start + i * step;
+  return finish(data, [n], dtype, options);
+}
+
+/** `steps` values from start to end inclusive, evenly spaced. */
+export function linspace(start: number, end: number, steps: number, options: CreateOptions = {}): Tensor {
+  if (!Number.isInteger(steps) || steps < 0) throw new ValueError(`linspace: steps must be a non-negative integer, got ${steps}.`);
+  const dtype = assertDType("linspace", options.dtype ?? "float32");
+  const data = allocate(dtype, steps);
+  const delta = steps > 1 ? (end - start) / (steps - 1) : 0;
+  for (let i = 0; i < steps; i++) data[i] = i === steps - 1 && steps > 1 ? end : start + i * delta;
+  return finish(data, [steps], dtype, options);
+}
+
+/** The n×m identity matrix (m defaults to n). */
+export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
+  const t = zeros([n, m], { ...options, requiresGrad: false });
+  for (let i = 0; i < Math.min(n, m); i++) t.data[i * m + i] = 1;
+  if (options.requiresGrad) t.requiresGrad = true;
+  return t;
+}
+
+function randomFloat(op: string, shape: readonly number[], options: RandomOptions, draw: (g: Generator) => number): Tensor {
+  assertValidShape(op, shape);
+  const dtype = assertDType(op, options.dtype ?? "float32");
+  if (dtype !== "float32" && dtype !== "float64") throw new DTypeError(`${op}: dtype must be float32 or float64, got ${dtype}; use randint for integers.`);
+  const g = options.generator ?? defaultGenerator;
+  const data = allocate(dtype, sizeOf(shape));
+  for (let i = 0; i < data.length; i++) data[i] = draw(g);
+  return finish(data, shape, dtype, options);
+}
+
+/** Uniform samples in [0, 1). */
+export function rand(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  return randomFloat("rand", shape, options, (g) => g.random());
+}
+/** Standard normal samples. */
+export function randn(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  return randomFloat("randn", shape, options, (g) => g.normal());
+}
+/** Uniform integers in [low, high); int32 unless `dtype` is given. */
+export function randint(low: number, high: number, shape: readonly number[], options: RandomOptions = {}): Tensor {
+  assertValidShape("randint", shape);
+  const dtype = assertDType("randint", options.dtype ?? "int32");
+  const g = options.generator ?? defaultGenerator;
+  const data = allocate(dtype, sizeOf(shape));
+  for (let i = 0; i < data.length; i++) data[i] = g.randint(low, high);
+  return finish(data, shape, dtype, options);
+}
