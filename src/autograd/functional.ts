@@ -48,6 +48,9 @@ function prepare(name: string, args: readonly Tensor[], argnums: number | readon
  * is a list. Gradients are differentiable, so `grad(grad(f))` gives second derivatives.
  * @example const [loss, dw] = valueAndGrad((w) => w.mul(x).sum())(w);
  */
+export function valueAndGrad(f: Fn, argnums?: number): (...args: Tensor[]) => [Tensor, Tensor];
+export function valueAndGrad(f: Fn, argnums: readonly number[]): (...args: Tensor[]) => [Tensor, Tensor[]];
+export function valueAndGrad(f: Fn, argnums?: number | readonly number[]): (...args: Tensor[]) => [Tensor, Tensor | Tensor[]];
 export function valueAndGrad(f: Fn, argnums?: number | readonly number[]): (...args: Tensor[]) => [Tensor, Tensor | Tensor[]] {
   return (...args) => {
     const { inputs, which } = prepare("valueAndGrad", args, argnums);
@@ -61,6 +64,9 @@ export function valueAndGrad(f: Fn, argnums?: number | readonly number[]): (...a
 }
 
 /** JAX-style `grad(f, argnums)`: a function returning the gradient of scalar f (see valueAndGrad). */
+export function grad(f: Fn, argnums?: number): (...args: Tensor[]) => Tensor;
+export function grad(f: Fn, argnums: readonly number[]): (...args: Tensor[]) => Tensor[];
+export function grad(f: Fn, argnums?: number | readonly number[]): (...args: Tensor[]) => Tensor | Tensor[];
 export function grad(f: Fn, argnums?: number | readonly number[]): (...args: Tensor[]) => Tensor | Tensor[] {
   const vg = valueAndGrad(f, argnums);
   return (...args) => vg(...args)[1];

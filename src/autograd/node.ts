@@ -44,6 +44,12 @@ export class Node {
   readonly createdAt: string | undefined;
   /** The output tensor, kept only when it asked for its gradient (`retainGrad()`). */
   retainedOutput: Tensor | undefined;
+  /** @internal Engine bookkeeping for the backward pass that last visited this node. */
+  pass = 0;
+  /** @internal Edges through which gradient has yet to arrive in that pass. */
+  pendingEdges = 0;
+  /** @internal Gradient summed so far in that pass. */
+  pendingGrad: Tensor | undefined = undefined;
 
   constructor(
     readonly op: OpDef<never, unknown>,

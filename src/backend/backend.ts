@@ -21,8 +21,12 @@ export interface Backend {
   readonly name: string;
   /** out[i] = f(x[i]). */
   unary(op: UnaryOp, x: Storage, out: Storage, p0?: number, p1?: number): void;
-  /** out[idx] = f(a[idx·aStrides], b[idx·bStrides]) over `outShape`; broadcast axes have stride 0. */
-  binary(op: BinaryOp, a: Storage, aStrides: readonly number[], b: Storage, bStrides: readonly number[], out: Storage, outShape: readonly number[]): void;
+  /**
+   * out[idx] = f(a[idx·aStrides], b[idx·bStrides]) over `outShape`; broadcast axes have stride 0.
+   * An operand's strides may be undefined when it has as many elements as the output (read
+   * contiguously) or exactly one (a scalar).
+   */
+  binary(op: BinaryOp, a: Storage, aStrides: readonly number[] | undefined, b: Storage, bStrides: readonly number[] | undefined, out: Storage, outShape: readonly number[]): void;
   /** out = cond ? a : b, all three read through broadcast strides. */
   where(cond: Storage, cStrides: readonly number[], a: Storage, aStrides: readonly number[], b: Storage, bStrides: readonly number[], out: Storage, outShape: readonly number[]): void;
   /** Reduces the middle axis of x viewed as [outer, len, inner] into out [outer, inner]. */

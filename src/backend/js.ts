@@ -87,6 +87,17 @@ function collapse(shape: readonly number[], stridesList: readonly (readonly numb
   return [outShape, outStrides];
 }
 
+/** Strides of an operand passed without them: contiguous when it has the output's size, 0 for a scalar. */
+function directStrides(x: Storage, shape: readonly number[]): number[] {
+  if (x.length === 1) return shape.map(() => 0);
+  const strides = new Array<number>(shape.length);
+  for (let i = shape.length - 1, s = 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i]!;
+  }
+  return strides;
+}
+
 /** Calls `row(offsets, rowLength)` for every row of the (collapsed) iteration space. */
 function forEachRow(shape: readonly number[], strides: readonly (readonly number[])[], row: (offsets: number[], outOffset: number, n: number, inner: readonly number[]) => void): void {
   const [cs, cst] = collapse(shape, strides);
@@ -112,31 +123,94 @@ function forEachRow(shape: readonly number[], strides: readonly (readonly number
   }
 }
 
+// Matmul: op(A) and op(B) are packed into 4-wide panels (which is also where a transposed
+// operand is read in its own layout, never copied whole), then a 4×4 register-tiled
+// micro-kernel accumulates each block of C in 16 locals over a k-block of KC steps.
+const MR = 4;
+const NR = 4;
+const KC = 256;
+let packA = new Float64Array(0);
+let packB = new Float64Array(0);
+
 function gemm(a: Storage, ao: number, b: Storage, bo: number, out: Storage, oo: number, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
   // A(i,p) at ao + i*ars + p*acs; B(p,j) at bo + p*brs + j*bcs.
   const ars = transA ? 1 : k, acs = transA ? m : 1;
   const brs = transB ? 1 : n, bcs = transB ? k : 1;
-  for (let i = 0; i < m * n; i++) out[oo + i] = 0;
-  if (!transB) {
-    // i-p-j order: the inner loop streams a row of B and a row of out.
-    for (let i = 0; i < m; i++) {
-      const orow = oo + i * n;
-      for (let p = 0; p < k; p++) {
-        const av = a[ao + i * ars + p * acs]!;
-        if (av === 0) continue;
-        const brow = bo + p * brs;
-        for (let j = 0; j < n; j++) out[orow + j] += av * b[brow + j]!;
+  out.fill(0, oo, oo + m * n);
+  if (m === 0 || n === 0 || k === 0) return;
+  const mPanels = Math.ceil(m / MR);
+  const nPanels = Math.ceil(n / NR);
+  const kc = Math.min(KC, k);
+  if (packA.length < mPanels * MR * kc) packA = new Float64Array(mPanels * MR * kc);
+  if (packB.length < nPanels * NR * kc) packB = new Float64Array(nPanels * NR * kc);
+  const pa = packA, pb = packB;
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    const kb = Math.min(KC, k - p0);
+    // Pack B[p0:p0+kb, :] as nPanels panels of [kb][NR], zero-padded past n. The loop order
+    // follows B's own layout so that reads are sequential either way (B or Bᵀ stored).
+    for (let jp = 0; jp < nPanels; jp++) {
+      const base = jp * NR * kb;
+      for (let c = 0; c < NR; c++) {
+        const j = jp * NR + c;
+        if (j >= n) for (let p = 0; p < kb; p++) pb[base + p * NR + c] = 0;
+        else if (transB) {
+          let src = bo + p0 * brs + j * bcs;
+          for (let p = 0; p < kb; p++, src += brs) pb[base + p * NR + c] = b[src]!;
+        }
+      }
+      if (!transB) {
+        const cols = Math.min(NR, n - jp * NR);
+        for (let p = 0; p < kb; p++) {
+          const src = bo + (p0 + p) * brs + jp * NR;
+          for (let c = 0; c < cols; c++) pb[base + p * NR + c] = b[src + c]!;
+        }
       }
     }
-  } else {
-    // B stored [n, k]: a dot product of A's row with B's row for each output element.
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        const bj = bo + j * bcs;
-        let ai = ao + i * ars;
-        for (let p = 0; p < k; p++, ai += acs) s += a[ai]! * b[bj + p]!;
-        out[oo + i * n + j] = s;
+    // Pack A[:, p0:p0+kb] as mPanels panels of [kb][MR], zero-padded past m.
+    for (let ip = 0; ip < mPanels; ip++) {
+      const base = ip * MR * kb;
+      for (let r = 0; r < MR; r++) {
+        const i = ip * MR + r;
+        if (i >= m) for (let p = 0; p < kb; p++) pa[base + p * MR + r] = 0;
+        else if (!transA) {
+          let src = ao + i * ars + p0 * acs;
+          for (let p = 0; p < kb; p++, src += acs) pa[base + p * MR + r] = a[src]!;
+        }
+      }
+      if (transA) {
+        const rows = Math.min(MR, m - ip * MR);
+        for (let p = 0; p < kb; p++) {
+          const src = ao + (p0 + p) * acs + ip * MR;
+          for (let r = 0; r < rows; r++) pa[base + p * MR + r] = a[src + r]!;
+        }
+      }
+    }
+    for (let ip = 0; ip < mPanels; ip++) {
+      const aBase = ip * MR * kb;
+      const rows = Math.min(MR, m - ip * MR);
+      for (let jp = 0; jp < nPanels; jp++) {
+        const bBase = jp * NR * kb;
+        let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+        let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+        for (let p = 0, ai = aBase, bi = bBase; p < kb; p++, ai += MR, bi += NR) {
+          const a0 = pa[ai]!, a1 = pa[ai + 1]!, a2 = pa[ai + 2]!, a3 = pa[ai + 3]!;
+          const b0 = pb[bi]!, b1 = pb[bi + 1]!, b2 = pb[bi + 2]!, b3 = pb[bi + 3]!;
+          c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+          c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+          c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+          c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+        }
+        const cols = Math.min(NR, n - jp * NR);
+        const o = oo + ip * MR * n + jp * NR;
+        if (rows === MR && cols === NR) {
+          out[o] += c00; out[o + 1] += c01; out[o + 2] += c02; out[o + 3] += c03;
+          out[o + n] += c10; out[o + n + 1] += c11; out[o + n + 2] += c12; out[o + n + 3] += c13;
+          out[o + 2 * n] += c20; out[o + 2 * n + 1] += c21; out[o + 2 * n + 2] += c22; out[o + 2 * n + 3] += c23;
+          out[o + 3 * n] += c30; out[o + 3 * n + 1] += c31; out[o + 3 * n + 2] += c32; out[o + 3 * n + 3] += c33;
+        } else {
+          const tile = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
+          for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[o + r * n + c] += tile[r * NR + c]!;
+        }
       }
     }
   }
@@ -182,9 +256,22 @@ export const jsBackend: Backend = {
   },
   binary(op, a, aStrides, b, bStrides, out, outShape) {
     const kernel = BINARY[op];
-    forEachRow(outShape, [aStrides, bStrides], (off, io, n, inner) => kernel(a, off[0]!, inner[0]!, b, off[1]!, inner[1]!, out, io, n));
+    // Fast paths by size alone: an operand with as many elements as the output is read
+    // contiguously, and a one-element operand is a scalar.
+    const n = out.length;
+    if ((a.length === n || a.length === 1) && (b.length === n || b.length === 1)) {
+      kernel(a, 0, a.length === 1 && n !== 1 ? 0 : 1, b, 0, b.length === 1 && n !== 1 ? 0 : 1, out, 0, n);
+      return;
+    }
+    forEachRow(outShape, [aStrides ?? directStrides(a, outShape), bStrides ?? directStrides(b, outShape)], (off, io, n, inner) => kernel(a, off[0]!, inner[0]!, b, off[1]!, inner[1]!, out, io, n));
   },
   where(cond, cStrides, a, aStrides, b, bStrides, out, outShape) {
+    const n = out.length;
+    if ([cond, a, b].every((x) => x.length === n || x.length === 1)) {
+      const sc = cond.length === n ? 1 : 0, sa = a.length === n ? 1 : 0, sb = b.length === n ? 1 : 0;
+      for (let j = 0, ic = 0, ia = 0, ib = 0; j < n; j++, ic += sc, ia += sa, ib += sb) out[j] = cond[ic] ? a[ia]! : b[ib]!;
+      return;
+    }
     forEachRow(outShape, [cStrides, aStrides, bStrides], (off, io, n, inner) => {
       let ic = off[0]!, ia = off[1]!, ib = off[2]!;
       const sc = inner[0]!, sa = inner[1]!, sb = inner[2]!;

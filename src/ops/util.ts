@@ -1,7 +1,7 @@
 import { getBackend, type BinaryOp, type UnaryOp } from "../backend/index.js";
 import { DTypeError } from "../errors.js";
 import { allocate, isFloat, promoteTypes, type DType } from "../tensor/dtype.js";
-import { broadcastShapes, broadcastStrides, sizeOf } from "../tensor/shape.js";
+import { broadcastShapes, broadcastStrides, shapesEqual, sizeOf } from "../tensor/shape.js";
 import { Tensor, assertTensor, type TensorLike } from "../tensor/tensor.js";
 
 /** A 0-d tensor holding `value`. */
@@ -42,11 +42,29 @@ export function mapUnary(x: Tensor, op: UnaryOp, dtype: DType = x.dtype, p0?: nu
   return Tensor.fromStorage(out, x.shape, dtype);
 }
 
+/** The broadcast shape of a and b, with the common cases (equal shapes, a scalar side) found without allocating. */
+export function binaryShape(name: string, a: Tensor, b: Tensor): readonly number[] {
+  if (shapesEqual(a.shape, b.shape)) return a.shape;
+  if (b.size === 1 && b.ndim <= a.ndim) return a.shape;
+  if (a.size === 1 && a.ndim <= b.ndim) return b.shape;
+  return broadcastShapes(name, a.shape, b.shape);
+}
+
 /** Runs a broadcasting binary kernel into a new tensor of `dtype`. */
 export function mapBinary(name: string, op: BinaryOp, a: Tensor, b: Tensor, dtype: DType): Tensor {
-  const shape = broadcastShapes(name, a.shape, b.shape);
-  const out = allocate(dtype, sizeOf(shape));
-  getBackend().binary(op, a.data, broadcastStrides(a.shape, shape), b.data, broadcastStrides(b.shape, shape), out, shape);
+  const shape = binaryShape(name, a, b);
+  const n = sizeOf(shape);
+  const out = allocate(dtype, n);
+  const direct = (t: Tensor): boolean => t.size === n || t.size === 1;
+  getBackend().binary(
+    op,
+    a.data,
+    direct(a) ? undefined : broadcastStrides(a.shape, shape),
+    b.data,
+    direct(b) ? undefined : broadcastStrides(b.shape, shape),
+    out,
+    shape,
+  );
   return Tensor.fromStorage(out, shape, dtype);
 }
 
