@@ -27,9 +27,11 @@ import { findNonFinite, userFrame } from "./anomaly.js";
 export function defineOp<Args extends unknown[], Saved = unknown>(def: OpDef<Args, Saved>): (...args: Args) => Tensor {
   const apply = (...args: Args): Tensor => {
     const inputs = collectInputs(args);
-    const needsInputGrad = inputs.map((t) => t.requiresGrad);
-    const record = isGradEnabled() && needsInputGrad.some(Boolean);
-    const ctx = new Context<Saved>(needsInputGrad, def.name);
+    let record = false;
+    if (isGradEnabled()) for (const t of inputs) if (t.requiresGrad) record = true;
+    // Without recording (inference, or backward without createGraph) nothing is saved, so
+    // forward gets a shared context whose save() discards: no per-op bookkeeping.
+    const ctx = record ? new Context<Saved>(inputs.map((t) => t.requiresGrad), def.name) : (INERT as Context<Saved>);
     const previous = setGradEnabled(false);
     let out: Tensor;
     try {
@@ -37,7 +39,8 @@ export function defineOp<Args extends unknown[], Saved = unknown>(def: OpDef<Arg
     } finally {
       setGradEnabled(previous);
     }
-    if (inputs.includes(out)) out = out.view(out.shape);
+    // An op must return a new tensor: one of its inputs would get this node as its gradFn.
+    if (inputs.includes(out)) out = Tensor.fromStorage(out.data, out.shape, out.dtype);
     const anomaly = isAnomalyEnabled();
     if (anomaly) checkForward(def.name, inputs, out);
     // Integer and bool outputs (argmax, masks, casts to int) carry no gradient.
@@ -58,6 +61,9 @@ export function defineOp<Args extends unknown[], Saved = unknown>(def: OpDef<Arg
   Object.defineProperty(apply, "name", { value: def.name });
   return apply;
 }
+
+const INERT = new Context<unknown>([], "(not recorded)");
+INERT.save = () => {};
 
 /** Tensor arguments (top level, or inside an array argument), in order. */
 function collectInputs(args: readonly unknown[]): Tensor[] {

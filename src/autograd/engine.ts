@@ -2,8 +2,8 @@ import { AnomalyError, GraphError, ShapeError, fmtShape } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { shapesEqual } from "../tensor/shape.js";
 import { findNonFinite } from "./anomaly.js";
-import { isAnomalyEnabled, setGradEnabled } from "./mode.js";
-import type { Node } from "./node.js";
+import { isAnomalyEnabled, setDetectAnomaly, setGradEnabled } from "./mode.js";
+import type { InputGrads, Node } from "./node.js";
 import { sumToShape } from "./sum-to-shape.js";
 
 export interface BackwardOptions {
@@ -97,7 +97,15 @@ export function runBackward(root: Tensor, gradient: Tensor, options: BackwardOpt
         out.grad = out.grad ? out.grad.add(gradOut) : gradOut;
       }
 
-      const inputGrads = node.op.backward(node.ctx, gradOut);
+      // The ops inside a backward are not checked as forwards: a bad gradient is reported
+      // below, naming the node whose backward produced it.
+      const anomalyBefore = anomaly ? setDetectAnomaly(false) : false;
+      let inputGrads: InputGrads;
+      try {
+        inputGrads = node.op.backward(node.ctx, gradOut);
+      } finally {
+        if (anomaly) setDetectAnomaly(anomalyBefore);
+      }
       const inputs = node.inputs;
       for (let i = 0; i < inputs.length; i++) {
         const input = inputs[i]!;

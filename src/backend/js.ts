@@ -217,36 +217,65 @@ function gemm(a: Storage, ao: number, b: Storage, bo: number, out: Storage, oo: 
 }
 
 function reduce(op: ReduceOp, x: Storage, outer: number, len: number, inner: number, out: Storage): void {
+  if (inner === 1) {
+    for (let o = 0; o < outer; o++) out[o] = reduceRun(op, x, o * len, len);
+    return;
+  }
+  // Reducing a non-last axis: sweep the rows of [len, inner] in memory order, keeping one
+  // running value per output column, instead of striding down each column.
+  const wantMax = op === "max" || op === "argmax";
+  const isArg = op === "argmax" || op === "argmin";
+  const best = isArg ? new Float64Array(inner) : undefined;
   for (let o = 0; o < outer; o++) {
-    const base = o * len * inner;
+    const ob = o * inner;
+    const xb = o * len * inner;
+    if (op === "sum") {
+      for (let i = 0; i < inner; i++) out[ob + i] = 0;
+      for (let j = 0; j < len; j++) {
+        const row = xb + j * inner;
+        for (let i = 0; i < inner; i++) out[ob + i] += x[row + i]!;
+      }
+      continue;
+    }
+    const acc = best ?? out;
+    const accBase = best ? 0 : ob;
     for (let i = 0; i < inner; i++) {
-      let idx = base + i;
-      switch (op) {
-        case "sum": {
-          let s = 0;
-          for (let j = 0; j < len; j++, idx += inner) s += x[idx]!;
-          out[o * inner + i] = s;
-          break;
-        }
-        case "max":
-        case "min":
-        case "argmax":
-        case "argmin": {
-          // NaN wins (it is propagated), and the first of tied values is chosen.
-          const wantMax = op === "max" || op === "argmax";
-          let best = x[idx]!;
-          let bestJ = 0;
-          for (let j = 1; j < len && best === best; j++) {
-            idx += inner;
-            const v = x[idx]!;
-            if (v !== v || (wantMax ? v > best : v < best)) { best = v; bestJ = j; }
-          }
-          out[o * inner + i] = op === "max" || op === "min" ? best : bestJ;
-          break;
+      acc[accBase + i] = x[xb + i]!;
+      if (isArg) out[ob + i] = 0;
+    }
+    for (let j = 1; j < len; j++) {
+      const row = xb + j * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = x[row + i]!;
+        const cur = acc[accBase + i]!;
+        // NaN wins (it propagates); on ties the first position is kept.
+        if (cur === cur && (v !== v || (wantMax ? v > cur : v < cur))) {
+          acc[accBase + i] = v;
+          if (isArg) out[ob + i] = j;
         }
       }
     }
   }
+}
+
+/** Reduces `len` contiguous elements from `start`. */
+function reduceRun(op: ReduceOp, x: Storage, start: number, len: number): number {
+  if (op === "sum") {
+    let s = 0;
+    for (let j = start; j < start + len; j++) s += x[j]!;
+    return s;
+  }
+  const wantMax = op === "max" || op === "argmax";
+  let best = x[start]!;
+  let bestJ = 0;
+  for (let j = 1; j < len && best === best; j++) {
+    const v = x[start + j]!;
+    if (v !== v || (wantMax ? v > best : v < best)) {
+      best = v;
+      bestJ = j;
+    }
+  }
+  return op === "max" || op === "min" ? best : bestJ;
 }
 
 export const jsBackend: Backend = {

@@ -441,3 +441,8 @@ export function clone(x: Tensor): Tensor {
   assertTensor("clone", "x", x);
   return cloneOp(x);
 }
+
+/** NumPy's name for `expand`: broadcasts x to `shape` (a copy). */
+export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  return expand(x, shape);
+}

@@ -47,7 +47,7 @@ export function tensor(data: NestedArray | TypedInput, options: TensorOptions = 
       throw new ShapeError(`tensor: ${data.length} values cannot fill shape ${fmtShape(shape)} (${sizeOf(shape)} elements).`);
     }
     const out = allocate(dtype, data.length);
-    if (dtype === "bool") for (let i = 0; i < data.length; i++) out[i] = data[i] ? 1 : 0;
+    if (dtype === "bool") for (let i = 0; i < data.length; i++) out[i] = data[i] !== 0 ? 1 : 0;
     else out.set(data as ArrayLike<number>);
     return finish(out, shape, dtype, options);
   }
@@ -74,7 +74,9 @@ export function tensor(data: NestedArray | TypedInput, options: TensorOptions = 
   walk(data, 0, []);
   const dtype = options.dtype ? assertDType("tensor", options.dtype) : typeof flat[0] === "boolean" ? "bool" : "float32";
   const out = allocate(dtype, flat.length);
-  for (let i = 0; i < flat.length; i++) out[i] = Number(flat[i]);
+  // bool stores 0/1 (x != 0), never the number itself: a Uint8Array would keep 2 and wrap 256 to 0.
+  if (dtype === "bool") for (let i = 0; i < flat.length; i++) out[i] = Number(flat[i]) !== 0 ? 1 : 0;
+  else for (let i = 0; i < flat.length; i++) out[i] = Number(flat[i]);
   let finalShape: readonly number[] = shape;
   if (options.shape) {
     assertValidShape("tensor", options.shape);
@@ -96,7 +98,7 @@ export function full(shape: readonly number[], value: number, options: CreateOpt
   assertValidShape("full", shape);
   const dtype = assertDType("full", options.dtype ?? "float32");
   const data = allocate(dtype, sizeOf(shape));
-  if (value !== 0) data.fill(dtype === "bool" ? (value ? 1 : 0) : value);
+  if (value !== 0) data.fill(dtype === "bool" ? 1 : value);
   return finish(data, shape, dtype, options);
 }
 /** A tensor of zeros. */

@@ -205,7 +205,7 @@ export class Tensor {
   squeeze(axis?: number | readonly number[]): Tensor { return ops.squeeze(this, axis); }
   unsqueeze(axis: number): Tensor { return ops.unsqueeze(this, axis); }
   expand(shape: readonly number[]): Tensor { return ops.expand(this, shape); }
-  broadcastTo(shape: readonly number[]): Tensor { return ops.expand(this, shape); }
+  broadcastTo(shape: readonly number[]): Tensor { return ops.broadcastTo(this, shape); }
   slice(axis: number, start?: number, end?: number, step?: number): Tensor { return ops.slice(this, axis, start, end, step); }
   narrow(axis: number, start: number, length: number): Tensor { return ops.narrow(this, axis, start, length); }
   split(sizeOrSections: number | readonly number[], axis = 0): Tensor[] { return ops.split(this, sizeOrSections, axis); }
