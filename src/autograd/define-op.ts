@@ -11,7 +11,7 @@ import { findNonFinite, userFrame } from "./anomaly.js";
  *
  * @example
  * // The lecture's sigmoid gate as one node: local gradient σ(x)·(1 − σ(x)).
- * const sigmoidGate = defineOp({
+ * const sigmoidGate = defineOp<[Tensor], Tensor>({
  *   name: "sigmoidGate",
  *   forward(ctx, x: Tensor) {
  *     const out = x.neg().exp().add(1).reciprocal();

@@ -120,7 +120,7 @@ export function runBackward(root: Tensor, gradient: Tensor, options: BackwardOpt
           if (g) next.pendingGrad = next.pendingGrad ? next.pendingGrad.add(g) : g;
           if (--next.pendingEdges === 0) {
             if (next.pendingGrad) ready.push(next);
-            else propagateNothing(next, ready);
+            else propagateNothing(next, ready, retainGraph);
           }
         } else if (g) {
           deliver(input, g);
@@ -140,7 +140,7 @@ let passCounter = 0;
  * A node all of whose consumers sent no gradient still has to release its own edges, so that
  * the nodes below it (which may get gradient from elsewhere) become ready.
  */
-function propagateNothing(node: Node, ready: Node[]): void {
+function propagateNothing(node: Node, ready: Node[], retainGraph: boolean): void {
   const stack = [node];
   while (stack.length > 0) {
     const n = stack.pop()!;
@@ -149,6 +149,7 @@ function propagateNothing(node: Node, ready: Node[]): void {
       if (!next) continue;
       if (--next.pendingEdges === 0) (next.pendingGrad ? ready : stack).push(next);
     }
+    if (!retainGraph) n.release();
   }
 }
 

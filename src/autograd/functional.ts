@@ -2,7 +2,7 @@ import { GraphError, ValueError } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { onesLike, zerosLike } from "../tensor/creation.js";
 import { runBackward } from "./engine.js";
-import { enableGrad } from "./mode.js";
+import { enableGrad, isGradEnabled } from "./mode.js";
 
 export interface GradOptions {
   /** Make the returned gradients differentiable (for second derivatives). */
@@ -45,7 +45,7 @@ function prepare(name: string, args: readonly Tensor[], argnums: number | readon
 /**
  * JAX-style `valueAndGrad(f, argnums)`: returns a function computing f's (scalar) value and its
  * gradient with respect to argument `argnums` (default 0), or a list of gradients when `argnums`
- * is a list. Gradients are differentiable, so `grad(grad(f))` gives second derivatives.
+ * is a list. Nested calls give differentiable gradients, so `grad(grad(f))` gives second derivatives.
  * @example const [loss, dw] = valueAndGrad((w) => w.mul(x).sum())(w);
  */
 export function valueAndGrad(f: Fn, argnums?: number): (...args: Tensor[]) => [Tensor, Tensor];
@@ -58,7 +58,11 @@ export function valueAndGrad(f: Fn, argnums?: number | readonly number[]): (...a
     if (!(value instanceof Tensor) || value.size !== 1) {
       throw new GraphError(`valueAndGrad: f must return a single-element tensor, got ${value instanceof Tensor ? `shape [${value.shape.join(", ")}]` : typeof value}.`);
     }
-    const grads = gradients(value, which.map((i) => inputs[i]!), { createGraph: true });
+    // Keep the backward pass differentiable only when an argument belongs to an outer graph
+    // (grad(grad(f)), or a tensor that requires grad): then an outer gradient can flow through
+    // this one. At top level the gradient is plain and the graph is freed.
+    const nested = isGradEnabled() && args.some((a) => a.requiresGrad);
+    const grads = gradients(value, which.map((i) => inputs[i]!), { createGraph: nested });
     return [value, typeof argnums === "object" ? grads : grads[0]!];
   };
 }

@@ -1,5 +1,6 @@
 import type { Tensor } from "../tensor/tensor.js";
 import type { DType } from "../tensor/dtype.js";
+import { GraphError } from "../errors.js";
 
 /** What an op's forward hands its backward, and which inputs need a gradient. */
 export interface OpContext<Saved = unknown> {
@@ -86,9 +87,9 @@ export class Context<Saved> implements OpContext<Saved> {
 
   get saved(): Saved {
     if (this.releasedBy) {
-      throw new Error(this.releasedBy);
+      throw new GraphError(this.releasedBy);
     }
-    if (!this.hasValue) throw new Error(`${this.opName}: backward reads ctx.saved but forward never called ctx.save().`);
+    if (!this.hasValue) throw new GraphError(`${this.opName}: backward reads ctx.saved but forward never called ctx.save().`);
     return this.value as Saved;
   }
 

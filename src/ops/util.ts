@@ -12,9 +12,13 @@ export function scalarTensor(value: number, dtype: DType): Tensor {
 }
 
 /** The dtype a plain number takes next to a tensor of `dtype` (PyTorch's rule: it does not widen a float tensor). */
-function dtypeForNumber(value: number, dtype: DType): DType {
+function dtypeForNumber(op: string, value: number, dtype: DType): DType {
   if (isFloat(dtype)) return dtype;
-  return Number.isInteger(value) ? (dtype === "bool" ? "int32" : dtype) : "float32";
+  if (!Number.isInteger(value)) return "float32";
+  if (value > 2147483647 || value < -2147483648) {
+    throw new DTypeError(`${op}: the number ${value} does not fit in int32, the dtype of the other operand; cast the tensor first, e.g. x.to("float64").`);
+  }
+  return dtype === "bool" ? "int32" : dtype;
 }
 
 /** Both operands of a binary op as tensors of one promoted dtype. */
@@ -25,8 +29,8 @@ export function binaryOperands(op: string, a: TensorLike, b: TensorLike, minimum
   if (typeof a !== "number") assertTensor(op, "a", a);
   if (typeof b !== "number") assertTensor(op, "b", b);
   let dtype =
-    typeof a === "number" ? dtypeForNumber(a, (b as Tensor).dtype)
-    : typeof b === "number" ? dtypeForNumber(b, a.dtype)
+    typeof a === "number" ? dtypeForNumber(op, a, (b as Tensor).dtype)
+    : typeof b === "number" ? dtypeForNumber(op, b, a.dtype)
     : promoteTypes(a.dtype, b.dtype);
   if (minimum) dtype = promoteTypes(dtype, minimum);
   const ta = typeof a === "number" ? scalarTensor(a, dtype) : a.dtype === dtype ? a : a.to(dtype);

@@ -56,19 +56,26 @@ export class Generator {
     return (hi * 67108864 + lo) / 9007199254740992;
   }
 
-  /** A standard normal draw (Box–Muller; pairs are used in turn). */
+  /**
+   * A standard normal draw (Marsaglia's polar method; pairs are used in turn). It needs only
+   * +, −, ×, ÷, √ (exactly rounded by IEEE 754) and `log`, which is our own port of fdlibm's,
+   * so the numbers are bit-identical in every engine; Math.log/sin/cos are not required to be.
+   */
   normal(): number {
     if (this.spareNormal !== undefined) {
       const v = this.spareNormal;
       this.spareNormal = undefined;
       return v;
     }
-    let u = 0;
-    while (u === 0) u = this.random();
-    const v = this.random();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.spareNormal = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
+    let u: number, v: number, s: number;
+    do {
+      u = 2 * this.random() - 1;
+      v = 2 * this.random() - 1;
+      s = u * u + v * v;
+    } while (s >= 1 || s === 0);
+    const m = Math.sqrt((-2 * portableLog(s)) / s);
+    this.spareNormal = v * m;
+    return u * m;
   }
 
   /** A uniform integer in [low, high) without modulo bias. */
@@ -94,6 +101,47 @@ export class Generator {
     this.spareNormal = Number.isNaN(state[4]) ? undefined : state[4];
     return this;
   }
+}
+
+const view = new DataView(new ArrayBuffer(8));
+const LN2_HI = 6.93147180369123816490e-1;
+const LN2_LO = 1.90821492927058770002e-10;
+const LG1 = 6.666666666666735130e-1, LG2 = 3.999999999940941908e-1, LG3 = 2.857142874366239149e-1;
+const LG4 = 2.222219843214978396e-1, LG5 = 1.818357216161805012e-1, LG6 = 1.531383769920937332e-1;
+const LG7 = 1.479819860511658591e-1;
+
+/**
+ * Natural log for positive normal doubles, a port of fdlibm's __ieee754_log (the algorithm
+ * behind V8's Math.log) using only basic arithmetic, so its result is the same everywhere.
+ */
+export function portableLog(x: number): number {
+  if (!(x > 0) || x === Infinity || x < 2.2250738585072014e-308) return Math.log(x);
+  view.setFloat64(0, x, true);
+  let hx = view.getInt32(4, true);
+  let k = (hx >> 20) - 1023;
+  hx &= 0x000fffff;
+  const i = (hx + 0x95f64) & 0x100000;
+  view.setInt32(4, hx | (i ^ 0x3ff00000), true); // normalise x or x/2 into [sqrt(2)/2, sqrt(2))
+  k += i >> 20;
+  const f = view.getFloat64(0, true) - 1;
+  const dk = k;
+  if ((0x000fffff & (2 + hx)) < 3) {
+    // |f| < 2^-20
+    if (f === 0) return k === 0 ? 0 : dk * LN2_HI + dk * LN2_LO;
+    const r = f * f * (0.5 - 0.33333333333333333 * f);
+    return k === 0 ? f - r : dk * LN2_HI - (r - dk * LN2_LO - f);
+  }
+  const s = f / (2 + f);
+  const z = s * s;
+  const w = z * z;
+  const t1 = w * (LG2 + w * (LG4 + w * LG6));
+  const t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
+  const r = t2 + t1;
+  if (((hx - 0x6147a) | (0x6b851 - hx)) > 0) {
+    const hfsq = 0.5 * f * f;
+    return k === 0 ? f - (hfsq - s * (hfsq + r)) : dk * LN2_HI - (hfsq - (s * (hfsq + r) + dk * LN2_LO) - f);
+  }
+  return k === 0 ? f - s * (f - r) : dk * LN2_HI - (s * (f - r) - dk * LN2_LO - f);
 }
 
 function rotl(x: number, k: number): number {
