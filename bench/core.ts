@@ -1,0 +1,512 @@
+/**
+ * Core benchmark: chainrule against TensorFlow.js (cpu and wasm backends) in the same process.
+ *
+ *   npm run bench                     # every row (about 2-3 minutes on 2 cores)
+ *   npm run bench -- matmul           # rows whose id contains "matmul" (case-insensitive;
+ *   npm run bench -- relu graph       #   several words select rows matching any of them)
+ *
+ * Row ids: matmul/128 … matmul/1024, matmul/512/transA, matmul/512/transB, elementwise/relu,
+ * elementwise/exp, elementwise/add, elementwise/mulRow, graph, train.
+ *
+ * Prints one markdown table on stdout (progress goes to stderr) and writes the same report,
+ * with the CPU model, Node version and date, to bench/RESULTS.md (temp file + rename, so a
+ * reader never sees a half-written file). A filtered run overwrites it too; the file says
+ * which filter produced it.
+ *
+ * Method: for each row and library, one call is made first whose result is checked (against
+ * chainrule's result, or an exact reference where there is one), so a row never compares two
+ * different computations; that call is also the first warm-up. Then `warmup` more warm-up calls,
+ * then ≥ 5 timed calls (performance.now), and the median is reported. Every library runs on one
+ * thread: chainrule's JS backend, TF.js' cpu backend (plain JS) and TF.js' wasm backend (XNNPACK,
+ * SIMD when the runtime has it; its multithreaded build is not used in Node).
+ */
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import * as cr from "../src/index.js";
+
+const require = createRequire(import.meta.url);
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+// ------------------------------------------------------------------ harness
+
+type Lib = "chainrule" | "tfjs-cpu" | "tfjs-wasm";
+type Peer = Exclude<Lib, "chainrule">;
+const PEER_LABEL: Record<Peer, string> = { "tfjs-cpu": "TF.js cpu", "tfjs-wasm": "TF.js wasm" };
+
+/** One library's version of a row. */
+interface Case {
+  /** The timed body. */
+  run(): void;
+  /** Computes the result once, for the correctness check. */
+  output(): ArrayLike<number>;
+  /** The exact expected result, when known; otherwise peers are compared to chainrule's output. */
+  expected?: ArrayLike<number>;
+  dispose(): void;
+}
+
+interface Row {
+  /** Short id the command-line filter matches, e.g. "matmul/512/transA". */
+  id: string;
+  name: string;
+  unit: string;
+  higherIsBetter: boolean;
+  /** Converts a median time (ms per call) into the row's unit for `lib`. */
+  toUnit(ms: number, lib: Lib): number;
+  /** Warm-up calls after the checked call and before timing (fewer where one call is long). */
+  warmup: number;
+  make(lib: Lib): Case;
+}
+
+interface Measured {
+  value: number;
+  medianMs: number;
+  runs: number;
+  /** Relative difference to the reference result (undefined: chainrule with no exact reference). */
+  relErr?: number;
+  /** Set when this library failed on the row. */
+  error?: string;
+}
+
+const MIN_RUNS = 5;
+const MAX_RUNS = 25;
+/** Short rows keep adding timed runs (up to MAX_RUNS) until these sum to this many ms. */
+const TARGET_MS = 300;
+/** Relative difference above which a result is treated as a different computation. */
+const MAX_REL_ERR = 1e-3;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function time(fn: () => void, warmup: number): { medianMs: number; runs: number } {
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  let total = 0;
+  while (times.length < MIN_RUNS || (total < TARGET_MS && times.length < MAX_RUNS)) {
+    const t0 = performance.now();
+    fn();
+    const dt = performance.now() - t0;
+    times.push(dt);
+    total += dt;
+  }
+  return { medianMs: median(times), runs: times.length };
+}
+
+/** max |a − b| / max(1, max |a|): a scale-aware difference between two results. */
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let diff = 0;
+  let scale = 1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= diff)) diff = d; // a NaN counts as the largest difference
+    scale = Math.max(scale, Math.abs(a[i]!));
+  }
+  return diff / scale;
+}
+
+// ------------------------------------------------------------------ data and TF.js helpers
+
+/** Deterministic float32 data shared by every library (an LCG, uniform in [lo, hi)). */
+function randomData(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + ((hi - lo) * s) / 4294967296;
+  }
+  return out;
+}
+
+const crTensor = (data: Float32Array, shape: number[], requiresGrad = false): cr.Tensor =>
+  cr.tensor(data, { shape, dtype: "float32", requiresGrad });
+
+/**
+ * TF.js' gradient functions are in none of tfjs-core's bundles: the union package
+ * @tensorflow/tfjs registers them by importing tfjs-core/dist/register_all_gradients, whose ES
+ * modules use extensionless imports that Node's ESM loader rejects. Loaded through require,
+ * tsx compiles them (once; cached afterwards). They register into TF.js' global gradient
+ * registry and run their ops on the global engine, which both module copies share.
+ */
+let tfGradients: Error | true | undefined;
+function ensureTfGradients(): void {
+  if (tfGradients === undefined) {
+    try {
+      require("@tensorflow/tfjs-core/dist/register_all_gradients");
+      tfGradients = true;
+    } catch (e) {
+      tfGradients = e instanceof Error ? e : new Error(String(e));
+    }
+  }
+  if (tfGradients !== true) throw new Error(`cannot register TF.js gradients (${tfGradients.message})`);
+}
+
+/** A TF.js call whose every allocation is freed. */
+const tfRun = (fn: () => void) => (): void => tf.tidy(fn);
+/** A TF.js call's result(s), read back and concatenated, with everything freed. */
+const tfOutput = (fn: () => tf.Tensor | tf.Tensor[]) => (): Float32Array =>
+  tf.tidy(() => {
+    const r = fn();
+    const parts = (Array.isArray(r) ? r : [r]).map((t) => t.dataSync() as Float32Array);
+    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  });
+
+// ------------------------------------------------------------------ rows
+
+function matmulRow(n: number, transA = false, transB = false): Row {
+  const flag = transA ? "transA" : transB ? "transB" : "";
+  return {
+    id: `matmul/${n}${flag ? `/${flag}` : ""}`,
+    name: `matmul f32 n=${n}${flag ? `, ${flag}` : ""}`,
+    unit: "GFLOP/s",
+    higherIsBetter: true,
+    toUnit: (ms) => (2 * n ** 3) / (ms * 1e6),
+    warmup: n >= 1024 ? 0 : 1,
+    make(lib) {
+      const aData = randomData(n * n, 1 + n);
+      const bData = randomData(n * n, 2 + n);
+      if (lib === "chainrule") {
+        const a = crTensor(aData, [n, n]);
+        const b = crTensor(bData, [n, n]);
+        const go = () => cr.matmul(a, b, { transA, transB });
+        return { run: () => void go(), output: () => go().data, dispose() {} };
+      }
+      const a = tf.tensor2d(aData, [n, n]);
+      const b = tf.tensor2d(bData, [n, n]);
+      const go = () => tf.matMul(a, b, transA, transB);
+      return { run: tfRun(() => void go()), output: tfOutput(go), dispose: () => tf.dispose([a, b]) };
+    },
+  };
+}
+
+const ELEMS = 1 << 20;
+function elementwiseRow(op: "relu" | "exp" | "add" | "mulRow"): Row {
+  const label = op === "mulRow" ? "mul [1024,1024]·[1024] (broadcast row)" : op === "add" ? "add [1024,1024]+[1024,1024]" : `${op} [1024,1024]`;
+  return {
+    id: `elementwise/${op}`,
+    name: `elementwise ${label}`,
+    unit: "ns/elem",
+    higherIsBetter: false,
+    toUnit: (ms) => (ms * 1e6) / ELEMS,
+    warmup: 2,
+    make(lib) {
+      const xData = randomData(ELEMS, 11, -2, 2);
+      const yShape = op === "mulRow" ? [1024] : [1024, 1024];
+      const yData = randomData(op === "mulRow" ? 1024 : ELEMS, 12);
+      if (lib === "chainrule") {
+        const x = crTensor(xData, [1024, 1024]);
+        const y = crTensor(yData, yShape);
+        const go = op === "relu" ? () => cr.relu(x) : op === "exp" ? () => cr.exp(x) : op === "add" ? () => cr.add(x, y) : () => cr.mul(x, y);
+        return { run: () => void go(), output: () => go().data, dispose() {} };
+      }
+      const x = tf.tensor(xData, [1024, 1024]);
+      const y = tf.tensor(yData, yShape);
+      const go = op === "relu" ? () => tf.relu(x) : op === "exp" ? () => tf.exp(x) : op === "add" ? () => tf.add(x, y) : () => tf.mul(x, y);
+      return { run: tfRun(() => void go()), output: tfOutput(go), dispose: () => tf.dispose([x, y]) };
+    },
+  };
+}
+
+/**
+ * Graph overhead: forward + backward of a long chain of tiny ops, alternating y·m and y + a.
+ * chainrule runs 100k ops. The TF.js peers run 10k: their 100k chain takes 4–15 s per call here
+ * (≈ 40–140 µs/op), which would not fit the time budget; their per-op cost measured flat or
+ * rising from 10k to 100k, so the ratio, per op, if anything flatters the peers.
+ */
+const CHAIN_OPS: Record<Lib, number> = { chainrule: 100_000, "tfjs-cpu": 10_000, "tfjs-wasm": 10_000 };
+const graphRow: Row = {
+  id: "graph",
+  name: `graph overhead: chain of ${CHAIN_OPS.chainrule / 1000}k ops (mul, add alternating) on [4] f32, fwd+bwd, per op (TF.js: ${CHAIN_OPS["tfjs-cpu"] / 1000}k-op chain)`,
+  unit: "µs/op",
+  higherIsBetter: false,
+  toUnit: (ms, lib) => (ms * 1e3) / CHAIN_OPS[lib],
+  warmup: 1,
+  make(lib) {
+    const ops = CHAIN_OPS[lib];
+    const xData = randomData(4, 21);
+    // Multipliers near 1 keep the products finite; the gradient is exactly ∏ m (the adds drop out).
+    const mData = randomData(4, 22, 0.99999, 1.00001);
+    const aData = randomData(4, 23, -1e-3, 1e-3);
+    const expected = Array.from(mData, (m) => m ** Math.ceil(ops / 2));
+    if (lib === "chainrule") {
+      const x = crTensor(xData, [4], true);
+      const m = crTensor(mData, [4]);
+      const a = crTensor(aData, [4]);
+      const go = (): ArrayLike<number> => {
+        x.zeroGrad();
+        let y = x;
+        for (let i = 0; i < ops; i++) y = (i & 1) === 0 ? y.mul(m) : y.add(a);
+        y.sum().backward();
+        return x.grad!.data;
+      };
+      return { run: () => void go(), output: go, expected, dispose() {} };
+    }
+    ensureTfGradients();
+    const x = tf.tensor1d(xData);
+    const m = tf.tensor1d(mData);
+    const a = tf.tensor1d(aData);
+    const g = tf.grad((v: tf.Tensor) => {
+      let y = v;
+      for (let i = 0; i < ops; i++) y = (i & 1) === 0 ? tf.mul(y, m) : tf.add(y, a);
+      return tf.sum(y);
+    });
+    return { run: tfRun(() => void g(x)), output: tfOutput(() => g(x)), expected, dispose: () => tf.dispose([x, m, a]) };
+  },
+};
+
+/** One training step of a 784-256-10 MLP on a batch of 128: forward, loss, backward to W1 and W2. */
+const trainRow: Row = {
+  id: "train",
+  name: "train step: x[128,784]·W1[784,256] → relu → ·W2[256,10] → logSoftmax → mean, fwd+bwd (grads of W1, W2)",
+  unit: "ms/step",
+  higherIsBetter: false,
+  toUnit: (ms) => ms,
+  warmup: 1,
+  make(lib) {
+    const xData = randomData(128 * 784, 31, 0, 1);
+    const w1Data = randomData(784 * 256, 32, -0.05, 0.05);
+    const w2Data = randomData(256 * 10, 33, -0.1, 0.1);
+    if (lib === "chainrule") {
+      const x = crTensor(xData, [128, 784]);
+      const w1 = crTensor(w1Data, [784, 256], true);
+      const w2 = crTensor(w2Data, [256, 10], true);
+      const go = (): void => {
+        w1.zeroGrad();
+        w2.zeroGrad();
+        cr.matmul(cr.matmul(x, w1).relu(), w2).logSoftmax(-1).mean().backward();
+      };
+      const output = (): Float32Array => {
+        go();
+        const out = new Float32Array(w1.size + w2.size);
+        out.set(w1.grad!.data);
+        out.set(w2.grad!.data, w1.size);
+        return out;
+      };
+      return { run: go, output, dispose() {} };
+    }
+    ensureTfGradients();
+    const x = tf.tensor2d(xData, [128, 784]);
+    const variable = (data: Float32Array, shape: [number, number]): tf.Variable => {
+      const init = tf.tensor2d(data, shape);
+      const v = tf.variable(init);
+      init.dispose(); // the variable holds its own reference to the data
+      return v;
+    };
+    const w1 = variable(w1Data, [784, 256]);
+    const w2 = variable(w2Data, [256, 10]);
+    const loss = () => tf.mean(tf.logSoftmax(tf.matMul(tf.relu(tf.matMul(x, w1)), w2), -1)) as tf.Scalar;
+    const go = (): tf.Tensor[] => {
+      const { grads } = tf.variableGrads(loss, [w1, w2]);
+      return [grads[w1.name]!, grads[w2.name]!];
+    };
+    return { run: tfRun(() => void go()), output: tfOutput(go), dispose: () => tf.dispose([x, w1, w2]) };
+  },
+};
+
+const ROWS: Row[] = [
+  matmulRow(128),
+  matmulRow(256),
+  matmulRow(512),
+  matmulRow(1024),
+  matmulRow(512, true, false),
+  matmulRow(512, false, true),
+  elementwiseRow("relu"),
+  elementwiseRow("exp"),
+  elementwiseRow("add"),
+  elementwiseRow("mulRow"),
+  graphRow,
+  trainRow,
+];
+
+// ------------------------------------------------------------------ peers
+
+/** Registers the TF.js backends; returns the peers that work and notes on them. */
+async function initPeers(): Promise<{ peers: Peer[]; notes: string[] }> {
+  tf.enableProdMode(); // only silences TF.js' console hints ("install tfjs-node")
+  const peers: Peer[] = [];
+  const notes: string[] = [];
+  if (await tf.setBackend("cpu")) peers.push("tfjs-cpu");
+  else notes.push("TF.js cpu backend failed to initialise; its column is left out.");
+  try {
+    // In Node the wasm binaries are read from disk: point the backend at the package's dist/ folder.
+    const wasmDir = path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep;
+    setWasmPaths(wasmDir);
+    if (await tf.setBackend("wasm")) {
+      peers.push("tfjs-wasm");
+      const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
+      const threads = await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT");
+      notes.push(`TF.js wasm: SIMD ${simd ? "on" : "off"}, multithreading ${threads ? "on" : "off (one thread)"}.`);
+    } else {
+      notes.push("TF.js wasm backend failed to initialise; its column is left out.");
+    }
+  } catch (e) {
+    notes.push(`TF.js wasm backend unavailable (${e instanceof Error ? e.message : String(e)}); its column is left out.`);
+  }
+  return { peers, notes };
+}
+
+// ------------------------------------------------------------------ report
+
+function cpuModel(): string {
+  try {
+    const line = readFileSync("/proc/cpuinfo", "utf8").split("\n").find((l) => /^model name\s*:/.test(l));
+    if (line) return line.replace(/^model name\s*:\s*/, "").trim();
+  } catch {
+    // not Linux: fall back to os.cpus()
+  }
+  return os.cpus()[0]?.model ?? "unknown CPU";
+}
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toPrecision(2);
+}
+
+const mdCell = (s: string): string => s.replace(/\|/g, "\\|");
+const agrees = (m: Measured): boolean => m.error === undefined && (m.relErr === undefined || m.relErr <= MAX_REL_ERR);
+
+function cell(m: Measured | undefined): string {
+  if (!m) return "–";
+  if (m.error !== undefined) return "error";
+  return fmt(m.value) + (agrees(m) ? "" : ` ⚠ wrong result (rel. diff ${m.relErr!.toExponential(1)})`);
+}
+
+/** chainrule's cost relative to the best agreeing peer: above 1, chainrule is slower. */
+function ratioCell(row: Row, got: Map<Lib, Measured>, peers: Peer[]): string {
+  const mine = got.get("chainrule");
+  if (!mine || mine.error !== undefined) return "–";
+  let best: { peer: Peer; value: number } | undefined;
+  for (const p of peers) {
+    const m = got.get(p);
+    if (!m || !agrees(m)) continue;
+    if (!best || (row.higherIsBetter ? m.value > best.value : m.value < best.value)) best = { peer: p, value: m.value };
+  }
+  if (!best) return "–";
+  const ratio = row.higherIsBetter ? best.value / mine.value : mine.value / best.value;
+  return `${ratio.toFixed(2)}× (${PEER_LABEL[best.peer]})`;
+}
+
+async function measureRow(row: Row, peers: Peer[], notes: string[]): Promise<Map<Lib, Measured>> {
+  const got = new Map<Lib, Measured>();
+  let chainruleOut: ArrayLike<number> | undefined;
+  for (const lib of ["chainrule", ...peers] as Lib[]) {
+    if (lib !== "chainrule") await tf.setBackend(lib === "tfjs-cpu" ? "cpu" : "wasm");
+    const tensorsBefore = tf.memory().numTensors;
+    let c: Case | undefined;
+    try {
+      c = row.make(lib);
+      const out = c.output(); // checked, and the first warm-up call
+      let relErr: number | undefined;
+      if (c.expected) relErr = relDiff(c.expected, out);
+      else if (lib === "chainrule") chainruleOut = Float32Array.from(out);
+      // With chainrule failed there is nothing to compare a peer to: it is taken as agreeing.
+      else relErr = chainruleOut ? relDiff(chainruleOut, out) : undefined;
+      const t = time(() => c!.run(), row.warmup);
+      const m: Measured = { value: row.toUnit(t.medianMs, lib), ...t, ...(relErr === undefined ? {} : { relErr }) };
+      got.set(lib, m);
+      const against = c.expected ? "the exact result" : "chainrule";
+      process.stderr.write(
+        `${row.id} | ${lib}: ${fmt(m.value)} ${row.unit} (median of ${t.runs})` +
+          (relErr === undefined ? "" : `, rel. diff to ${against} ${relErr.toExponential(1)}`) + "\n",
+      );
+      if (!agrees(m)) notes.push(`${row.id}: ${lib}'s result differs from ${against} (rel. diff ${relErr!.toExponential(1)}).`);
+    } catch (e) {
+      const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      got.set(lib, { value: NaN, medianMs: NaN, runs: 0, error: message });
+      notes.push(`${row.id}: ${lib} failed: ${message}`);
+      process.stderr.write(`${row.id} | ${lib}: FAILED: ${message}\n`);
+    } finally {
+      c?.dispose();
+    }
+    const leaked = tf.memory().numTensors - tensorsBefore;
+    if (leaked !== 0) notes.push(`${row.id}: ${lib} left ${leaked} TF.js tensors undisposed.`);
+  }
+  return got;
+}
+
+/** Writes next to the target, then renames over it: readers see the old file or the new one. */
+function writeAtomically(target: string, text: string): void {
+  const tmp = `${target}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, target);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created
+    }
+    throw e;
+  }
+}
+
+async function main(): Promise<void> {
+  const filters = process.argv.slice(2).map((f) => f.toLowerCase()).filter((f) => f.length > 0);
+  const rows = filters.length ? ROWS.filter((r) => filters.some((f) => r.id.toLowerCase().includes(f))) : ROWS;
+  if (rows.length === 0) {
+    console.error(`No row id contains ${filters.map((f) => JSON.stringify(f)).join(" or ")}. Row ids:\n${ROWS.map((r) => `  ${r.id.padEnd(20)} ${r.name}`).join("\n")}`);
+    process.exitCode = 1;
+    return;
+  }
+
+  const started = performance.now();
+  const { peers, notes } = await initPeers();
+  const results: Map<Lib, Measured>[] = [];
+  for (const row of rows) results.push(await measureRow(row, peers, notes));
+  if (tfGradients === true) notes.push("TF.js gradients: tfjs-core's dist/register_all_gradients (what @tensorflow/tfjs registers).");
+
+  const header = ["benchmark", "chainrule", ...peers.map((p) => PEER_LABEL[p]), "ratio vs best peer"];
+  const lines = [`| ${header.join(" | ")} |`, `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`];
+  rows.forEach((row, i) => {
+    const got = results[i]!;
+    const cells = [`${row.name} (${row.unit} ${row.higherIsBetter ? "↑" : "↓"})`, cell(got.get("chainrule")), ...peers.map((p) => cell(got.get(p))), ratioCell(row, got, peers)];
+    lines.push(`| ${cells.map(mdCell).join(" | ")} |`);
+  });
+
+  const seconds = (performance.now() - started) / 1000;
+  const report = [
+    "# chainrule core benchmark",
+    "",
+    `- CPU: ${cpuModel()} (${os.cpus().length} logical cores; load average ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} at the end)`,
+    `- Node ${process.version}, TF.js ${tf.version_core}, ${new Date().toISOString()}`,
+    `- \`npm run bench${filters.length ? ` -- ${filters.join(" ")}` : ""}\`${filters.length ? " (filtered: only the matching rows)" : ""}, ${seconds.toFixed(0)} s`,
+    "",
+    ...lines,
+    "",
+    `Medians of ≥ ${MIN_RUNS} timed runs after warm-up; all libraries in one process, on one thread. ↑ higher is better, ↓ lower is better.`,
+    "Ratio vs best peer = chainrule's cost ÷ the fastest agreeing peer's cost for the same work (time ÷ time; for GFLOP/s, peer GFLOP/s ÷ chainrule GFLOP/s):",
+    `above 1 chainrule is slower, below 1 it is faster. Results are checked first; one differing by more than ${MAX_REL_ERR} (relative) is flagged and never used for a ratio.`,
+    "",
+    ...notes.map((n) => `- ${n}`),
+    "",
+  ].join("\n");
+
+  process.stdout.write(report);
+  const target = path.join(here, "RESULTS.md");
+  writeAtomically(target, report);
+  process.stderr.write(`wrote ${path.relative(process.cwd(), target)}\n`);
+}
+
+// Report a failure as a message: the wasm backend installs an uncaughtException handler that
+// rethrows, which would otherwise print a whole line of its minified source.
+try {
+  await main();
+} catch (e) {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+  process.exitCode = 1;
+}
