@@ -24,14 +24,16 @@ import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+// A relative path, so the esbuild bundle includes these files (the packages stay external).
+import "../node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js";
 import * as cr from "../src/index.js";
 
 const require = createRequire(import.meta.url);
-const here = path.dirname(fileURLToPath(import.meta.url));
+// Run from the repository root (npm run bench); the bundle lives in bench/.build/.
+const here = path.resolve("bench");
 
 // ------------------------------------------------------------------ harness
 
@@ -132,22 +134,9 @@ const crTensor = (data: Float32Array, shape: number[], requiresGrad = false): cr
 /**
  * TF.js' gradient functions are in none of tfjs-core's bundles: the union package
  * @tensorflow/tfjs registers them by importing tfjs-core/dist/register_all_gradients, whose ES
- * modules use extensionless imports that Node's ESM loader rejects. Loaded through require,
- * tsx compiles them (once; cached afterwards). They register into TF.js' global gradient
- * registry and run their ops on the global engine, which both module copies share.
+ * modules use extensionless imports that Node's ESM loader rejects. The bench is therefore run
+ * as an esbuild bundle (npm run bench), which resolves them; the import is at the top.
  */
-let tfGradients: Error | true | undefined;
-function ensureTfGradients(): void {
-  if (tfGradients === undefined) {
-    try {
-      require("@tensorflow/tfjs-core/dist/register_all_gradients");
-      tfGradients = true;
-    } catch (e) {
-      tfGradients = e instanceof Error ? e : new Error(String(e));
-    }
-  }
-  if (tfGradients !== true) throw new Error(`cannot register TF.js gradients (${tfGradients.message})`);
-}
 
 /** A TF.js call whose every allocation is freed. */
 const tfRun = (fn: () => void) => (): void => tf.tidy(fn);
@@ -255,7 +244,6 @@ const graphRow: Row = {
       };
       return { run: () => void go(), output: go, expected, dispose() {} };
     }
-    ensureTfGradients();
     const x = tf.tensor1d(xData);
     const m = tf.tensor1d(mData);
     const a = tf.tensor1d(aData);
@@ -298,7 +286,6 @@ const trainRow: Row = {
       };
       return { run: go, output, dispose() {} };
     }
-    ensureTfGradients();
     const x = tf.tensor2d(xData, [128, 784]);
     const variable = (data: Float32Array, shape: [number, number]): tf.Variable => {
       const init = tf.tensor2d(data, shape);
@@ -468,7 +455,7 @@ async function main(): Promise<void> {
   const { peers, notes } = await initPeers();
   const results: Map<Lib, Measured>[] = [];
   for (const row of rows) results.push(await measureRow(row, peers, notes));
-  if (tfGradients === true) notes.push("TF.js gradients: tfjs-core's dist/register_all_gradients (what @tensorflow/tfjs registers).");
+  notes.push("TF.js gradients: tfjs-core's dist/register_all_gradients (what @tensorflow/tfjs registers).");
 
   const header = ["benchmark", "chainrule", ...peers.map((p) => PEER_LABEL[p]), "ratio vs best peer"];
   const lines = [`| ${header.join(" | ")} |`, `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`];

@@ -4,11 +4,23 @@ import { allocate, isFloat, promoteTypes, type DType } from "../tensor/dtype.js"
 import { broadcastShapes, broadcastStrides, shapesEqual, sizeOf } from "../tensor/shape.js";
 import { Tensor, assertTensor, type TensorLike } from "../tensor/tensor.js";
 
-/** A 0-d tensor holding `value`. */
+const constants: Record<DType, Map<number, Tensor>> = { float32: new Map(), float64: new Map(), int32: new Map(), bool: new Map() };
+
+/**
+ * A 0-d constant tensor holding `value` (the plain numbers in `x.mul(2)`). Constants are
+ * immutable and never require grad, so recent ones are shared instead of allocated per op.
+ */
 export function scalarTensor(value: number, dtype: DType): Tensor {
-  const data = allocate(dtype, 1);
-  data[0] = value;
-  return Tensor.fromStorage(data, [], dtype);
+  const cache = constants[dtype];
+  let t = cache.get(value);
+  if (t === undefined || Object.is(value, -0)) {
+    const data = allocate(dtype, 1);
+    data[0] = value;
+    t = Tensor.fromStorage(data, [], dtype);
+    if (cache.size >= 4096) cache.clear();
+    if (!Object.is(value, -0)) cache.set(value, t);
+  }
+  return t;
 }
 
 /** The dtype a plain number takes next to a tensor of `dtype` (PyTorch's rule: it does not widen a float tensor). */
