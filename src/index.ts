@@ -15,4 +15,7 @@ export { noGrad, enableGrad, isGradEnabled, setGradEnabled, detectAnomaly, setDe
 export { grad, valueAndGrad, gradients, type GradOptions } from "./autograd/functional.js";
 export { gradcheck, numericalGradient, type GradcheckOptions, type GradcheckReport, type InputCheck } from "./autograd/gradcheck.js";
 export { getBackend, setBackend, registerBackend, listBackends, jsBackend, type Backend } from "./backend/index.js";
+export * from "./io/index.js";
+export * as optim from "./optim/index.js";
+export * as nn from "./nn/index.js";
 export * from "./errors.js";

@@ -3,3 +3,4 @@
  * "chainrule/node"; the main entry stays free of Node modules so it bundles for browsers.
  */
 export * from "./index.js";
+export { save, load, loadWithMetadata, saveCheckpoint, loadCheckpoint, writeFileAtomic } from "./io/node-fs.js";

@@ -1,0 +1,7 @@
+// The `nn` namespace: modules, layers, initialisers and the functional losses.
+export { Module, type StateDict, type LoadStateDictOptions, type LoadStateDictResult } from "./module.js";
+export { Parameter } from "./parameter.js";
+export * from "./layers.js";
+export * as init from "./init.js";
+export * as functional from "./functional.js";
+export * from "./losses.js";

@@ -1,0 +1,242 @@
+import { ShapeError, ValueError, fmtShape } from "../errors.js";
+import { isFloat, type DType } from "../tensor/dtype.js";
+import { Tensor } from "../tensor/tensor.js";
+import { Parameter } from "./parameter.js";
+
+/** A module's tensors by dotted name ("layers.0.weight"): parameters and buffers. */
+export type StateDict = Record<string, Tensor>;
+
+export interface LoadStateDictOptions {
+  /** Require the names to match exactly (default). With false, missing/unexpected names are returned instead. */
+  strict?: boolean;
+}
+
+export interface LoadStateDictResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+/**
+ * The base of every layer and model. Parameters, buffers and child modules are found from the
+ * instance's fields (and arrays of them), so a model is a plain class:
+ *
+ * @example
+ * class TwoLayerNet extends Module {
+ *   fc1 = new Linear(784, 100);
+ *   fc2 = new Linear(100, 10);
+ *   forward(x: Tensor): Tensor { return this.fc2.forward(this.fc1.forward(x).relu()); }
+ * }
+ *
+ * Fields whose names start with "_" are private bookkeeping and are not searched.
+ */
+export abstract class Module {
+  /** Training mode (dropout active, batch statistics) or evaluation mode. */
+  training = true;
+  /** @internal Names of fields registered with registerBuffer. */
+  protected _bufferNames: Set<string> | undefined;
+  /** @internal This module's dotted path in the model it was last reached from, for messages. */
+  _path: string | undefined;
+
+  /** Computes the module's output. */
+  abstract forward(...inputs: Tensor[]): Tensor;
+
+  /**
+   * The named members this module holds directly: parameters, buffers, child modules, in field
+   * order. Arrays become "name.0", "name.1"... Override to name children differently (Sequential).
+   */
+  protected entries(): [string, unknown][] {
+    const out: [string, unknown][] = [];
+    for (const [key, value] of Object.entries(this)) {
+      if (key === "training" || key.startsWith("_")) continue;
+      if (Array.isArray(value)) value.forEach((v, i) => out.push([`${key}.${i}`, v]));
+      else out.push([key, value]);
+    }
+    return out;
+  }
+
+  /** Registers a tensor that is state but not a parameter (running statistics): saved in stateDict, not trained. */
+  registerBuffer(name: string, tensor: Tensor): void {
+    (this as unknown as Record<string, unknown>)[name] = tensor;
+    (this._bufferNames ??= new Set()).add(name);
+  }
+
+  /** Direct children with their names. */
+  namedChildren(): [string, Module][] {
+    return this.entries().filter((e): e is [string, Module] => e[1] instanceof Module);
+  }
+
+  /** Direct children. */
+  children(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  /**
+   * This module and every module below it, with dotted paths ("" for this one), each listed
+   * once. Called on a top-level model, it also records each module's path for error messages.
+   */
+  namedModules(): [string, Module][] {
+    const isRoot = this._path === undefined;
+    const out: [string, Module][] = [];
+    const seen = new Set<Module>();
+    const stack: [string, Module][] = [["", this]];
+    while (stack.length > 0) {
+      const [path, module] = stack.pop()!;
+      if (seen.has(module)) continue;
+      seen.add(module);
+      out.push([path, module]);
+      if (isRoot && module !== this) module._path = path;
+      const kids = module.namedChildren();
+      for (let i = kids.length - 1; i >= 0; i--) stack.push([path ? `${path}.${kids[i]![0]}` : kids[i]![0], kids[i]![1]]);
+    }
+    return out;
+  }
+
+  /** Every module in the tree, this one first. */
+  modules(): Module[] {
+    return this.namedModules().map(([, m]) => m);
+  }
+
+  /** Parameters with dotted names ("layers.0.weight"); a parameter shared by two layers is listed once. */
+  namedParameters(): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
+    const seen = new Set<Tensor>();
+    for (const [path, module] of this.namedModules()) {
+      for (const [name, value] of module.entries()) {
+        if (value instanceof Parameter && !seen.has(value)) {
+          seen.add(value);
+          out.push([path ? `${path}.${name}` : name, value]);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Every parameter (for the optimizer). */
+  parameters(): Parameter[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  /** Buffers (registered with registerBuffer) with dotted names. */
+  namedBuffers(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [path, module] of this.namedModules()) {
+      const names = module._bufferNames;
+      if (!names) continue;
+      for (const name of names) {
+        const value = (module as unknown as Record<string, unknown>)[name];
+        if (value instanceof Tensor) out.push([path ? `${path}.${name}` : name, value]);
+      }
+    }
+    return out;
+  }
+
+  /** Number of parameter elements (only trainable ones with `{ trainableOnly: true }`). */
+  numParameters(options: { trainableOnly?: boolean } = {}): number {
+    return this.parameters().reduce((n, p) => n + (options.trainableOnly && !p.requiresGrad ? 0 : p.size), 0);
+  }
+
+  /** Sets training mode on this module and all below it; returns this. */
+  train(mode = true): this {
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+
+  /** Evaluation mode (dropout off, batch norm uses running statistics); returns this. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Clears every parameter's gradient. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+
+  /** Calls fn on every module (this one first); returns this. */
+  apply(fn: (module: Module) => void): this {
+    for (const m of this.modules()) fn(m);
+    return this;
+  }
+
+  /** Parameters and buffers by dotted name. The tensors share storage with the model's. */
+  stateDict(): StateDict {
+    const out: StateDict = {};
+    for (const [name, p] of this.namedParameters()) out[name] = p.detach();
+    for (const [name, b] of this.namedBuffers()) out[name] = b.detach();
+    return out;
+  }
+
+  /**
+   * Copies values from a state dict into this model's parameters and buffers (converting the
+   * dtype if needed). Wrongly shaped entries are always an error; missing or unexpected names are
+   * an error unless `{ strict: false }`, which returns them instead.
+   */
+  loadStateDict(stateDict: StateDict, options: LoadStateDictOptions = {}): LoadStateDictResult {
+    const strict = options.strict ?? true;
+    const own = new Map<string, Tensor>([...this.namedParameters(), ...this.namedBuffers()]);
+    const missingKeys = [...own.keys()].filter((k) => !(k in stateDict));
+    const unexpectedKeys = Object.keys(stateDict).filter((k) => !own.has(k));
+    const problems: string[] = [];
+    for (const [name, target] of own) {
+      const source = stateDict[name];
+      if (!source) continue;
+      if (!(source instanceof Tensor)) problems.push(`"${name}" is not a Tensor`);
+      else if (source.size !== target.size || source.shape.some((d, i) => d !== target.shape[i]) || source.ndim !== target.ndim) {
+        problems.push(`"${name}" has shape ${fmtShape(source.shape)} in the state dict but ${fmtShape(target.shape)} in the model`);
+      }
+    }
+    if (strict && missingKeys.length > 0) problems.push(`missing: ${missingKeys.map((k) => `"${k}"`).join(", ")}`);
+    if (strict && unexpectedKeys.length > 0) problems.push(`unexpected: ${unexpectedKeys.map((k) => `"${k}"`).join(", ")}`);
+    if (problems.length > 0) {
+      throw new ShapeError(
+        `loadStateDict: the state dict does not fit ${this.constructor.name}: ${problems.join("; ")}. ` +
+          `Check that it comes from the same architecture${strict ? ", or pass { strict: false } to load only the matching names" : ""}.`,
+      );
+    }
+    for (const [name, target] of own) {
+      const source = stateDict[name];
+      if (source) target.data.set(source.dtype === target.dtype ? source.data : source.to(target.dtype).data);
+    }
+    return { missingKeys: strict ? [] : missingKeys, unexpectedKeys: strict ? [] : unexpectedKeys };
+  }
+
+  /**
+   * Converts every float parameter and buffer to `dtype` (e.g. "float64" for gradient checks),
+   * replacing them in place; returns this. Create the optimizer afterwards.
+   */
+  to(dtype: DType): this {
+    if (!isFloat(dtype)) throw new ValueError(`Module.to: parameters must be float32 or float64, got ${dtype}.`);
+    for (const module of this.modules()) {
+      const fields = module as unknown as Record<string, unknown>;
+      const convert = (value: unknown): unknown => {
+        if (value instanceof Parameter) return value.dtype === dtype ? value : new Parameter(value.to(dtype), value.requiresGrad);
+        if (value instanceof Tensor && isFloat(value.dtype) && module._bufferNames) return value.to(dtype);
+        return value;
+      };
+      for (const key of Object.keys(fields)) {
+        const value = fields[key];
+        if (Array.isArray(value)) fields[key] = value.map(convert);
+        else if (value instanceof Parameter || (value instanceof Tensor && module._bufferNames?.has(key))) fields[key] = convert(value);
+      }
+    }
+    return this;
+  }
+
+  /** Extra text inside this module's parentheses in toString() (e.g. "inFeatures=784, outFeatures=100"). */
+  protected extraRepr(): string {
+    return "";
+  }
+
+  /** The architecture, printed like PyTorch. */
+  toString(): string {
+    const kids = this.namedChildren();
+    const head = `${this.constructor.name}(${this.extraRepr()}`;
+    if (kids.length === 0) return `${head})`;
+    const lines = kids.map(([name, m]) => `  (${name}): ${m.toString().split("\n").join("\n  ")}`);
+    return `${head}\n${lines.join("\n")}\n)`;
+  }
+
+  /** How messages name this module: its class and, when known, its path in the model. */
+  describe(): string {
+    return this._path ? `${this.constructor.name} '${this._path}'` : this.constructor.name;
+  }
+}
