@@ -20,6 +20,8 @@ export class IndexError extends ChainruleError {}
 export class ValueError extends ChainruleError {}
 /** A NaN or Inf found by `detectAnomaly`. */
 export class AnomalyError extends ChainruleError {}
+/** A missing or malformed data file: names the file and what was expected (magic number, size, counts). */
+export class DataError extends ChainruleError {}
 
 /** Formats a shape the way messages print it: `[2, 3]`. */
 export function fmtShape(shape: readonly number[]): string {

@@ -18,4 +18,5 @@ export { getBackend, setBackend, registerBackend, listBackends, jsBackend, type 
 export * from "./io/index.js";
 export * as optim from "./optim/index.js";
 export * as nn from "./nn/index.js";
+export * as data from "./data/index.js";
 export * from "./errors.js";

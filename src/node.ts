@@ -4,3 +4,5 @@
  */
 export * from "./index.js";
 export { save, load, loadWithMetadata, saveCheckpoint, loadCheckpoint, writeFileAtomic } from "./io/node-fs.js";
+export { loadMnist, loadMnistIdx, loadCifar10, type LoadMnistOptions, type MnistSplit, type LoadFilesOptions } from "./data/node.js";
+export * from "./train/index.js";
