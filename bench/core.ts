@@ -1,5 +1,6 @@
 /**
- * Core benchmark: chainrule against TensorFlow.js (cpu and wasm backends) in the same process.
+ * Core benchmark: chainrule (its JS and WebAssembly SIMD backends) against TensorFlow.js (cpu and
+ * wasm backends) in the same process.
  *
  *   npm run bench                     # every row (about 2-3 minutes on 2 cores)
  *   npm run bench -- matmul           # rows whose id contains "matmul" (case-insensitive;
@@ -14,11 +15,12 @@
  * which filter produced it.
  *
  * Method: for each row and library, one call is made first whose result is checked (against
- * chainrule's result, or an exact reference where there is one), so a row never compares two
- * different computations; that call is also the first warm-up. Then `warmup` more warm-up calls,
- * then ≥ 5 timed calls (performance.now), and the median is reported. Every library runs on one
- * thread: chainrule's JS backend, TF.js' cpu backend (plain JS) and TF.js' wasm backend (XNNPACK,
- * SIMD when the runtime has it; its multithreaded build is not used in Node).
+ * chainrule's JS-backend result, or an exact reference where there is one), so a row never
+ * compares two different computations; that call is also the first warm-up. Then `warmup` more
+ * warm-up calls, then ≥ 5 timed calls (performance.now), and the median is reported. Every
+ * library runs on one thread: chainrule's JS backend (plain TypeScript) and wasm backend
+ * (WebAssembly SIMD, chainrule's default), TF.js' cpu backend (plain JS) and TF.js' wasm backend
+ * (XNNPACK, SIMD when the runtime has it; its multithreaded build is not used in Node).
  */
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -37,9 +39,11 @@ const here = path.resolve("bench");
 
 // ------------------------------------------------------------------ harness
 
-type Lib = "chainrule" | "tfjs-cpu" | "tfjs-wasm";
-type Peer = Exclude<Lib, "chainrule">;
-const PEER_LABEL: Record<Peer, string> = { "tfjs-cpu": "TF.js cpu", "tfjs-wasm": "TF.js wasm" };
+type Own = "chainrule-js" | "chainrule-wasm";
+type Peer = "tfjs-cpu" | "tfjs-wasm";
+type Lib = Own | Peer;
+const LABEL: Record<Lib, string> = { "chainrule-js": "chainrule js", "chainrule-wasm": "chainrule wasm", "tfjs-cpu": "TF.js cpu", "tfjs-wasm": "TF.js wasm" };
+const isOwn = (lib: Lib): lib is Own => lib === "chainrule-js" || lib === "chainrule-wasm";
 
 /** One library's version of a row. */
 interface Case {
@@ -47,7 +51,7 @@ interface Case {
   run(): void;
   /** Computes the result once, for the correctness check. */
   output(): ArrayLike<number>;
-  /** The exact expected result, when known; otherwise peers are compared to chainrule's output. */
+  /** The exact expected result, when known; otherwise the others are compared to chainrule js's output. */
   expected?: ArrayLike<number>;
   dispose(): void;
 }
@@ -69,7 +73,7 @@ interface Measured {
   value: number;
   medianMs: number;
   runs: number;
-  /** Relative difference to the reference result (undefined: chainrule with no exact reference). */
+  /** Relative difference to the reference result (undefined: chainrule js with no exact reference). */
   relErr?: number;
   /** Set when this library failed on the row. */
   error?: string;
@@ -168,7 +172,7 @@ function matmulRow(n: number, transA = false, transB = false): Row {
     make(lib) {
       const aData = randomData(n * n, 1 + n);
       const bData = randomData(n * n, 2 + n);
-      if (lib === "chainrule") {
+      if (isOwn(lib)) {
         const a = crTensor(aData, [n, n]);
         const b = crTensor(bData, [n, n]);
         const go = () => cr.matmul(a, b, { transA, transB });
@@ -196,7 +200,7 @@ function elementwiseRow(op: "relu" | "exp" | "add" | "mulRow"): Row {
       const xData = randomData(ELEMS, 11, -2, 2);
       const yShape = op === "mulRow" ? [1024] : [1024, 1024];
       const yData = randomData(op === "mulRow" ? 1024 : ELEMS, 12);
-      if (lib === "chainrule") {
+      if (isOwn(lib)) {
         const x = crTensor(xData, [1024, 1024]);
         const y = crTensor(yData, yShape);
         const go = op === "relu" ? () => cr.relu(x) : op === "exp" ? () => cr.exp(x) : op === "add" ? () => cr.add(x, y) : () => cr.mul(x, y);
@@ -216,10 +220,10 @@ function elementwiseRow(op: "relu" | "exp" | "add" | "mulRow"): Row {
  * (≈ 40–140 µs/op), which would not fit the time budget; their per-op cost measured flat or
  * rising from 10k to 100k, so the ratio, per op, if anything flatters the peers.
  */
-const CHAIN_OPS: Record<Lib, number> = { chainrule: 100_000, "tfjs-cpu": 10_000, "tfjs-wasm": 10_000 };
+const CHAIN_OPS: Record<Lib, number> = { "chainrule-js": 100_000, "chainrule-wasm": 100_000, "tfjs-cpu": 10_000, "tfjs-wasm": 10_000 };
 const graphRow: Row = {
   id: "graph",
-  name: `graph overhead: chain of ${CHAIN_OPS.chainrule / 1000}k ops (mul, add alternating) on [4] f32, fwd+bwd, per op (TF.js: ${CHAIN_OPS["tfjs-cpu"] / 1000}k-op chain)`,
+  name: `graph overhead: chain of ${CHAIN_OPS["chainrule-js"] / 1000}k ops (mul, add alternating) on [4] f32, fwd+bwd, per op (TF.js: ${CHAIN_OPS["tfjs-cpu"] / 1000}k-op chain)`,
   unit: "µs/op",
   higherIsBetter: false,
   toUnit: (ms, lib) => (ms * 1e3) / CHAIN_OPS[lib],
@@ -231,7 +235,7 @@ const graphRow: Row = {
     const mData = randomData(4, 22, 0.99999, 1.00001);
     const aData = randomData(4, 23, -1e-3, 1e-3);
     const expected = Array.from(mData, (m) => m ** Math.ceil(ops / 2));
-    if (lib === "chainrule") {
+    if (isOwn(lib)) {
       const x = crTensor(xData, [4], true);
       const m = crTensor(mData, [4]);
       const a = crTensor(aData, [4]);
@@ -268,7 +272,7 @@ const trainRow: Row = {
     const xData = randomData(128 * 784, 31, 0, 1);
     const w1Data = randomData(784 * 256, 32, -0.05, 0.05);
     const w2Data = randomData(256 * 10, 33, -0.1, 0.1);
-    if (lib === "chainrule") {
+    if (isOwn(lib)) {
       const x = crTensor(xData, [128, 784]);
       const w1 = crTensor(w1Data, [784, 256], true);
       const w2 = crTensor(w2Data, [256, 10], true);
@@ -373,10 +377,10 @@ function cell(m: Measured | undefined): string {
   return fmt(m.value) + (agrees(m) ? "" : ` ⚠ wrong result (rel. diff ${m.relErr!.toExponential(1)})`);
 }
 
-/** chainrule's cost relative to the best agreeing peer: above 1, chainrule is slower. */
-function ratioCell(row: Row, got: Map<Lib, Measured>, peers: Peer[]): string {
-  const mine = got.get("chainrule");
-  if (!mine || mine.error !== undefined) return "–";
+/** `lib`'s cost relative to the best agreeing peer: above 1, chainrule is slower. */
+function ratioCell(row: Row, got: Map<Lib, Measured>, lib: Own, peers: Peer[]): string {
+  const mine = got.get(lib);
+  if (!mine || !agrees(mine)) return "–";
   let best: { peer: Peer; value: number } | undefined;
   for (const p of peers) {
     const m = got.get(p);
@@ -385,14 +389,23 @@ function ratioCell(row: Row, got: Map<Lib, Measured>, peers: Peer[]): string {
   }
   if (!best) return "–";
   const ratio = row.higherIsBetter ? best.value / mine.value : mine.value / best.value;
-  return `${ratio.toFixed(2)}× (${PEER_LABEL[best.peer]})`;
+  return `${ratio.toFixed(2)}× (${LABEL[best.peer]})`;
 }
 
-async function measureRow(row: Row, peers: Peer[], notes: string[]): Promise<Map<Lib, Measured>> {
+/** How many times faster chainrule's wasm backend is than its js backend on the row. */
+function speedupCell(row: Row, got: Map<Lib, Measured>): string {
+  const js = got.get("chainrule-js");
+  const wasm = got.get("chainrule-wasm");
+  if (!js || !wasm || !agrees(js) || !agrees(wasm)) return "–";
+  return `${(row.higherIsBetter ? wasm.value / js.value : js.value / wasm.value).toFixed(1)}×`;
+}
+
+async function measureRow(row: Row, own: Own[], peers: Peer[], notes: string[]): Promise<Map<Lib, Measured>> {
   const got = new Map<Lib, Measured>();
-  let chainruleOut: ArrayLike<number> | undefined;
-  for (const lib of ["chainrule", ...peers] as Lib[]) {
-    if (lib !== "chainrule") await tf.setBackend(lib === "tfjs-cpu" ? "cpu" : "wasm");
+  let reference: ArrayLike<number> | undefined;
+  for (const lib of [...own, ...peers]) {
+    if (isOwn(lib)) cr.setBackend(lib === "chainrule-wasm" ? "wasm" : "js");
+    else await tf.setBackend(lib === "tfjs-cpu" ? "cpu" : "wasm");
     const tensorsBefore = tf.memory().numTensors;
     let c: Case | undefined;
     try {
@@ -400,13 +413,13 @@ async function measureRow(row: Row, peers: Peer[], notes: string[]): Promise<Map
       const out = c.output(); // checked, and the first warm-up call
       let relErr: number | undefined;
       if (c.expected) relErr = relDiff(c.expected, out);
-      else if (lib === "chainrule") chainruleOut = Float32Array.from(out);
-      // With chainrule failed there is nothing to compare a peer to: it is taken as agreeing.
-      else relErr = chainruleOut ? relDiff(chainruleOut, out) : undefined;
+      else if (lib === "chainrule-js") reference = Float32Array.from(out);
+      // With chainrule js failed there is nothing to compare to: the result is taken as agreeing.
+      else relErr = reference ? relDiff(reference, out) : undefined;
       const t = time(() => c!.run(), row.warmup);
       const m: Measured = { value: row.toUnit(t.medianMs, lib), ...t, ...(relErr === undefined ? {} : { relErr }) };
       got.set(lib, m);
-      const against = c.expected ? "the exact result" : "chainrule";
+      const against = c.expected ? "the exact result" : "chainrule js";
       process.stderr.write(
         `${row.id} | ${lib}: ${fmt(m.value)} ${row.unit} (median of ${t.runs})` +
           (relErr === undefined ? "" : `, rel. diff to ${against} ${relErr.toExponential(1)}`) + "\n",
@@ -424,6 +437,26 @@ async function measureRow(row: Row, peers: Peer[], notes: string[]): Promise<Map
     if (leaked !== 0) notes.push(`${row.id}: ${lib} left ${leaked} TF.js tensors undisposed.`);
   }
   return got;
+}
+
+/**
+ * Where an elementwise call's time goes besides the kernel, in ns/elem over 2^20 float32 values:
+ * `copies`, copying them into WebAssembly memory and back out (two TypedArray.set calls, as each
+ * elementwise call of chainrule wasm does); `freshOutput`, allocating a new output array and
+ * writing it once (as every chainrule op does; the first touch of new pages dominates).
+ */
+function overheads(): { copies: number; freshOutput: number } {
+  const n = ELEMS;
+  const memory = new WebAssembly.Memory({ initial: Math.ceil((2 * n * 4) / 65536) });
+  const heap = new Float32Array(memory.buffer);
+  const src = randomData(n, 41);
+  const dst = new Float32Array(n);
+  const copies = time(() => {
+    heap.set(src, 0);
+    dst.set(heap.subarray(n, 2 * n));
+  }, 3);
+  const fresh = time(() => new Float32Array(n).set(src), 3);
+  return { copies: (copies.medianMs * 1e6) / n, freshOutput: (fresh.medianMs * 1e6) / n };
 }
 
 /** Writes next to the target, then renames over it: readers see the old file or the new one. */
@@ -452,16 +485,35 @@ async function main(): Promise<void> {
   }
 
   const started = performance.now();
+  const loadAtStart = os.loadavg();
   const { peers, notes } = await initPeers();
+  const own: Own[] = cr.listBackends().includes("wasm") ? ["chainrule-js", "chainrule-wasm"] : ["chainrule-js"];
+  if (own.length === 1) notes.unshift("chainrule's wasm backend is unavailable here (no WebAssembly SIMD); its column is left out.");
+  const main: Own = own[own.length - 1]!; // the default backend: wasm where it exists
   const results: Map<Lib, Measured>[] = [];
-  for (const row of rows) results.push(await measureRow(row, peers, notes));
+  for (const row of rows) results.push(await measureRow(row, own, peers, notes));
   notes.push("TF.js gradients: tfjs-core's dist/register_all_gradients (what @tensorflow/tfjs registers).");
+  if (own.length === 2) {
+    const o = overheads();
+    notes.push(
+      `chainrule wasm keeps tensors in JavaScript typed arrays and copies each kernel's operands into WebAssembly memory and the result back out: ` +
+        `for 2^20 float32 that costs ${fmt(o.copies)} ns/elem here (in + out). Every chainrule op also allocates a new output array: ` +
+        `allocating and filling one of 2^20 float32 costs ${fmt(o.freshOutput)} ns/elem here (mostly the first touch of fresh pages). ` +
+        `Both are inside chainrule's elementwise rows; TF.js wasm keeps its tensors in wasm memory and reuses freed blocks.`,
+    );
+  }
 
-  const header = ["benchmark", "chainrule", ...peers.map((p) => PEER_LABEL[p]), "ratio vs best peer"];
+  const header = ["benchmark", ...own.map((o) => LABEL[o]), ...peers.map((p) => LABEL[p]), ...(own.length === 2 ? ["wasm speed-up over js"] : []), `${LABEL[main]} vs best peer`];
   const lines = [`| ${header.join(" | ")} |`, `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`];
   rows.forEach((row, i) => {
     const got = results[i]!;
-    const cells = [`${row.name} (${row.unit} ${row.higherIsBetter ? "↑" : "↓"})`, cell(got.get("chainrule")), ...peers.map((p) => cell(got.get(p))), ratioCell(row, got, peers)];
+    const cells = [
+      `${row.name} (${row.unit} ${row.higherIsBetter ? "↑" : "↓"})`,
+      ...own.map((o) => cell(got.get(o))),
+      ...peers.map((p) => cell(got.get(p))),
+      ...(own.length === 2 ? [speedupCell(row, got)] : []),
+      ratioCell(row, got, main, peers),
+    ];
     lines.push(`| ${cells.map(mdCell).join(" | ")} |`);
   });
 
@@ -469,15 +521,15 @@ async function main(): Promise<void> {
   const report = [
     "# chainrule core benchmark",
     "",
-    `- CPU: ${cpuModel()} (${os.cpus().length} logical cores; load average ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} at the end)`,
+    `- CPU: ${cpuModel()} (${os.cpus().length} logical cores; load average ${loadAtStart.map((l) => l.toFixed(2)).join(", ")} at the start, ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} at the end: other work on the machine slows every column alike)`,
     `- Node ${process.version}, TF.js ${tf.version_core}, ${new Date().toISOString()}`,
     `- \`npm run bench${filters.length ? ` -- ${filters.join(" ")}` : ""}\`${filters.length ? " (filtered: only the matching rows)" : ""}, ${seconds.toFixed(0)} s`,
     "",
     ...lines,
     "",
     `Medians of ≥ ${MIN_RUNS} timed runs after warm-up; all libraries in one process, on one thread. ↑ higher is better, ↓ lower is better.`,
-    "Ratio vs best peer = chainrule's cost ÷ the fastest agreeing peer's cost for the same work (time ÷ time; for GFLOP/s, peer GFLOP/s ÷ chainrule GFLOP/s):",
-    `above 1 chainrule is slower, below 1 it is faster. Results are checked first; one differing by more than ${MAX_REL_ERR} (relative) is flagged and never used for a ratio.`,
+    `${LABEL[main]} vs best peer = its cost ÷ the fastest agreeing peer's cost for the same work (time ÷ time; for GFLOP/s, peer GFLOP/s ÷ chainrule GFLOP/s):`,
+    `above 1 chainrule is slower, below 1 it is faster. Results are checked first (against chainrule js, or an exact result); one differing by more than ${MAX_REL_ERR} (relative) is flagged and never used for a ratio.`,
     "",
     ...notes.map((n) => `- ${n}`),
     "",

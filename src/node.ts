@@ -3,6 +3,8 @@
  * "chainrule/node"; the main entry stays free of Node modules so it bundles for browsers.
  */
 export * from "./index.js";
+// The browser-safe viz namespace plus toPng (sharp).
+export * as viz from "./viz/node.js";
 export { save, load, loadWithMetadata, saveCheckpoint, loadCheckpoint, writeFileAtomic } from "./io/node-fs.js";
 export { loadMnist, loadMnistIdx, loadCifar10, type LoadMnistOptions, type MnistSplit, type LoadFilesOptions } from "./data/node.js";
 export * from "./train/index.js";

@@ -1,7 +1,7 @@
 import { AnomalyError } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { isFloat } from "../tensor/dtype.js";
-import { isAnomalyEnabled, isGradEnabled, setGradEnabled } from "./mode.js";
+import { getCapture, isAnomalyEnabled, isGradEnabled, setGradEnabled } from "./mode.js";
 import { Context, Node, type OpDef } from "./node.js";
 import { findNonFinite, userFrame } from "./anomaly.js";
 
@@ -55,6 +55,9 @@ export function defineOp<Args extends unknown[], Saved = unknown>(def: OpDef<Arg
         def.describe?.(...args),
         anomaly ? userFrame(new Error().stack) : undefined,
       );
+      // Only inside `scope`/`withGraphValues`: the scope path, for pictures.
+      const capture = getCapture();
+      if (capture !== null) out.gradFn.trace = { scopes: capture.scopes, values: capture.values, pass: 0, visit: 0, gradOut: undefined, inputGrads: undefined };
     }
     return out;
   };

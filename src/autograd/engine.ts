@@ -2,7 +2,7 @@ import { AnomalyError, GraphError, ShapeError, fmtShape } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { shapesEqual } from "../tensor/shape.js";
 import { findNonFinite } from "./anomaly.js";
-import { isAnomalyEnabled, setDetectAnomaly, setGradEnabled } from "./mode.js";
+import { isAnomalyEnabled, isGraphValuesEnabled, setDetectAnomaly, setGradEnabled } from "./mode.js";
 import type { InputGrads, Node } from "./node.js";
 import { sumToShape } from "./sum-to-shape.js";
 
@@ -82,12 +82,26 @@ export function runBackward(root: Tensor, gradient: Tensor, options: BackwardOpt
 
   const ready: Node[] = [rootNode];
   const anomaly = isAnomalyEnabled();
+  // Under withGraphValues every node visited records its gradients for pictures (NodeTrace);
+  // so do nodes created under it. Otherwise nothing is recorded.
+  const captureAll = isGraphValuesEnabled();
+  let visits = 0;
   const previousMode = setGradEnabled(createGraph);
   try {
     while (ready.length > 0) {
       const node = ready.pop()!;
       const gradOut = node.pendingGrad!;
       node.pendingGrad = undefined;
+      let trace = node.trace;
+      if (captureAll && trace === undefined) trace = node.trace = { scopes: [], values: true, pass: 0, visit: 0, gradOut: undefined, inputGrads: undefined };
+      let sent: (Tensor | null)[] | undefined;
+      if (trace !== undefined && (trace.values || captureAll)) {
+        trace.values = true;
+        trace.pass = pass;
+        trace.visit = ++visits;
+        trace.gradOut = gradOut;
+        sent = trace.inputGrads = new Array<Tensor | null>(node.inputs.length).fill(null);
+      }
       if (nonLeafTargets.size > 0) {
         const target = nonLeafTargets.get(node);
         if (target) captured!.set(target, gradOut);
@@ -114,6 +128,7 @@ export function runBackward(root: Tensor, gradient: Tensor, options: BackwardOpt
           if (!shapesEqual(g.shape, input.shape)) g = sumToShape(g, input.shape, node.op.name);
           if (g.dtype !== input.dtype) g = g.to(input.dtype);
           if (anomaly) checkBackward(node, i, g);
+          if (sent !== undefined) sent[i] = g;
         }
         const next = input.gradFn;
         if (next) {

@@ -62,3 +62,76 @@ export function detectAnomaly<T>(fn: () => T): T {
     anomalyEnabled = previous;
   }
 }
+
+// ------------------------------------------------------------------ graph capture (for pictures)
+
+/** One entry of the scope stack: a Module's dotted path or a user-named scope. */
+export interface ScopeEntry {
+  readonly name: string;
+  readonly kind: "module" | "scope";
+  /** For a module: its class name ("Linear"). */
+  readonly type?: string;
+}
+
+/**
+ * @internal What `defineOp` records on each node while a capture is active (a `scope` or
+ * `withGraphValues`). Immutable: nodes keep a reference to the `scopes` array they were made in.
+ */
+export interface CaptureState {
+  /** Under `withGraphValues`: backward keeps every node's inputs and records its gradients. */
+  readonly values: boolean;
+  readonly scopes: readonly ScopeEntry[];
+}
+
+const NO_SCOPES: readonly ScopeEntry[] = Object.freeze([]);
+let capture: CaptureState | null = null;
+
+/** @internal The active capture, or null (the usual case: then nothing extra is recorded). */
+export function getCapture(): CaptureState | null {
+  return capture;
+}
+
+/**
+ * Runs `fn` keeping what pictures and explanations need: nodes created inside remember their
+ * scope, and a backward pass through them records each node's upstream gradient, the gradient
+ * it sent to each input and the order it was visited in, and keeps the node's inputs (so the
+ * forward values stay readable) even when the graph is released. Without it chainrule keeps
+ * none of this, so the ordinary path costs nothing extra. Synchronous, like `noGrad`.
+ * @example
+ * const f = withGraphValues(() => { const f = x.add(y).mul(z); f.backward(); return f; });
+ * console.log(viz.explain(f));
+ */
+export function withGraphValues<T>(fn: () => T): T {
+  const previous = capture;
+  capture = { values: true, scopes: previous?.scopes ?? NO_SCOPES };
+  try {
+    return fn();
+  } finally {
+    capture = previous;
+  }
+}
+
+/** Whether `withGraphValues` is active now. */
+export function isGraphValuesEnabled(): boolean {
+  return capture !== null && capture.values;
+}
+
+/**
+ * Runs `fn` inside a named scope: every node created inside records it, so a picture can draw
+ * the whole scope as one gate (`toDot(f, { collapse: ["sigmoid"] })`). Scopes nest.
+ * @example const s = scope("sigmoid", () => x.neg().exp().add(1).reciprocal());
+ */
+export function scope<T>(name: string, fn: () => T): T {
+  return withScope({ name, kind: "scope" }, fn);
+}
+
+/** @internal Pushes a scope entry (also used for Module paths) around `fn`. */
+export function withScope<T>(entry: ScopeEntry, fn: () => T): T {
+  const previous = capture;
+  capture = { values: previous?.values ?? false, scopes: [...(previous?.scopes ?? NO_SCOPES), entry] };
+  try {
+    return fn();
+  } finally {
+    capture = previous;
+  }
+}

@@ -1,6 +1,7 @@
 import type { Tensor } from "../tensor/tensor.js";
 import type { DType } from "../tensor/dtype.js";
 import { GraphError } from "../errors.js";
+import type { ScopeEntry } from "./mode.js";
 
 /** What an op's forward hands its backward, and which inputs need a gradient. */
 export interface OpContext<Saved = unknown> {
@@ -34,6 +35,25 @@ export interface OpDef<Args extends unknown[], Saved> {
   describe?(...args: Args): Record<string, unknown>;
 }
 
+/**
+ * What a node records for pictures and explanations, only while a capture is active
+ * (`scope`, `withGraphValues`); absent otherwise.
+ */
+export interface NodeTrace {
+  /** The scopes (Module paths, user scopes) the node was created in, outermost first. */
+  readonly scopes: readonly ScopeEntry[];
+  /** Created or visited under `withGraphValues`: backward records gradients and keeps inputs. */
+  values: boolean;
+  /** The backward pass that last recorded gradients here (compare with the output's node). */
+  pass: number;
+  /** Position in that pass's visiting order (1 = the output's node). */
+  visit: number;
+  /** Upstream gradient in that pass: the gradient of this node's output. */
+  gradOut: Tensor | undefined;
+  /** What this node sent to each input in that pass (after summing to the input's shape). */
+  inputGrads: (Tensor | null)[] | undefined;
+}
+
 let nextNodeId = 1;
 
 /** A recorded application of an op: one node of the computational graph. */
@@ -51,6 +71,8 @@ export class Node {
   pendingEdges = 0;
   /** @internal Gradient summed so far in that pass. */
   pendingGrad: Tensor | undefined = undefined;
+  /** Capture data (see NodeTrace); not a field of ordinary nodes, so they cost nothing more. */
+  declare trace: NodeTrace | undefined;
 
   constructor(
     readonly op: OpDef<never, unknown>,
@@ -65,11 +87,14 @@ export class Node {
     this.createdAt = createdAt;
   }
 
-  /** Frees what forward saved and the references to inputs, so the memory can be collected. */
+  /**
+   * Frees what forward saved and the references to inputs, so the memory can be collected.
+   * Under `withGraphValues` the inputs are kept: pictures read the forward values from them.
+   */
   release(): void {
     this.released = true;
     this.ctx.release();
-    this.inputs = [];
+    if (this.trace === undefined || !this.trace.values) this.inputs = [];
   }
 }
 

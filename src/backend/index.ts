@@ -1,24 +1,77 @@
 import { ValueError } from "../errors.js";
 import type { Backend } from "./backend.js";
 import { jsBackend } from "./js.js";
+import { loadWasmBackend } from "./wasm/backend.js";
 
 export type { Backend, BinaryOp, ReduceOp, UnaryOp } from "./backend.js";
 export { jsBackend } from "./js.js";
 
+// The default backend is "wasm" (WebAssembly SIMD) wherever it loads, else "js" (the
+// TypeScript reference). The environment variable CHAINRULE_BACKEND=js|wasm picks one at start,
+// and setBackend() at any time.
+
 const registry = new Map<string, Backend>([["js", jsBackend]]);
 let active: Backend = jsBackend;
+/** Set once setBackend is called: a backend that finishes loading later no longer takes over. */
+let chosen = false;
+
+/** CHAINRULE_BACKEND, where a `process.env` exists (Node, or a bundler that defines it). */
+function requestedBackend(): string | undefined {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const name = env?.CHAINRULE_BACKEND?.trim();
+  return name ? name : undefined;
+}
+const requested = requestedBackend();
+
+/** Registers the wasm backend and, unless CHAINRULE_BACKEND or setBackend chose another, makes it active. */
+function adoptWasm(backend: Backend): void {
+  registry.set(backend.name, backend);
+  if (!chosen && requested !== "js") active = backend;
+}
+
+const wasmLoad = loadWasmBackend();
+/** Why setBackend("wasm") cannot work, when it cannot. */
+let wasmMissing: string | undefined;
+let ready: Promise<void> = Promise.resolve();
+if (wasmLoad.status === "ready") {
+  adoptWasm(wasmLoad.backend);
+} else if (wasmLoad.status === "pending") {
+  wasmMissing = "it is still compiling; await backendReady() first";
+  ready = wasmLoad.promise.then((backend) => {
+    if (backend) {
+      wasmMissing = undefined;
+      adoptWasm(backend);
+    } else {
+      wasmMissing = "its module failed to compile";
+    }
+  });
+} else {
+  wasmMissing = wasmLoad.reason;
+}
+
+if (requested !== undefined && requested !== "js" && requested !== "wasm") {
+  console.warn(`chainrule: CHAINRULE_BACKEND="${requested}" names no backend ("js" or "wasm"); using "${active.name}".`);
+} else if (requested === "wasm" && wasmLoad.status === "unavailable") {
+  console.warn(`chainrule: CHAINRULE_BACKEND="wasm", but the wasm backend is unavailable (${wasmMissing}); using "js".`);
+}
 
 /** The backend whose kernels every op calls now. */
 export function getBackend(): Backend {
   return active;
 }
 
-/** Makes a registered backend (`"js"` is always there) the one every op uses from now on. */
+/**
+ * Makes a registered backend the one every op uses from now on: `"wasm"` (WebAssembly SIMD,
+ * the default where the runtime has it), `"js"` (the TypeScript reference, always there), or
+ * one added with registerBackend.
+ */
 export function setBackend(name: string): void {
   const backend = registry.get(name);
   if (!backend) {
-    throw new ValueError(`setBackend: unknown backend "${name}"; registered backends: ${[...registry.keys()].join(", ")}.`);
+    const why = name === "wasm" && wasmMissing ? ` The wasm backend is unavailable: ${wasmMissing}.` : "";
+    throw new ValueError(`setBackend: unknown backend "${name}"; registered backends: ${[...registry.keys()].join(", ")}.${why}`);
   }
+  chosen = true;
   active = backend;
 }
 
@@ -30,4 +83,14 @@ export function registerBackend(backend: Backend): void {
 /** Names of the registered backends. */
 export function listBackends(): string[] {
   return [...registry.keys()];
+}
+
+/**
+ * Resolves once the wasm backend has loaded (or failed to). It loads synchronously at import
+ * almost everywhere; only where a runtime refuses synchronous WebAssembly compilation of a
+ * module this size (a browser's main thread may) does it arrive later, and ops run on "js"
+ * until then.
+ */
+export function backendReady(): Promise<void> {
+  return ready;
 }

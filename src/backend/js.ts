@@ -69,7 +69,7 @@ const BINARY: Record<BinaryOp, BinaryRow> = {
  * Merges adjacent axes that are contiguous for every operand, so most broadcasts run as a few
  * long rows. Returns the merged shape and each operand's merged strides.
  */
-function collapse(shape: readonly number[], stridesList: readonly (readonly number[])[]): [number[], number[][]] {
+export function collapse(shape: readonly number[], stridesList: readonly (readonly number[])[]): [number[], number[][]] {
   const outShape: number[] = [];
   const outStrides: number[][] = stridesList.map(() => []);
   for (let d = 0; d < shape.length; d++) {
@@ -90,7 +90,7 @@ function collapse(shape: readonly number[], stridesList: readonly (readonly numb
 }
 
 /** Strides of an operand passed without them: contiguous when it has the output's size, 0 for a scalar. */
-function directStrides(x: Storage, shape: readonly number[]): number[] {
+export function directStrides(x: Storage, shape: readonly number[]): number[] {
   if (x.length === 1) return shape.map(() => 0);
   const strides = new Array<number>(shape.length);
   for (let i = shape.length - 1, s = 1; i >= 0; i--) {

@@ -1,7 +1,11 @@
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
 import { isFloat, type DType } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
+import { getCapture, withScope } from "../autograd/mode.js";
 import { Parameter } from "./parameter.js";
+
+/** Parameters whose label namedParameters() set (a later walk from a larger model may rename them). */
+const autoLabeled = new WeakSet<Tensor>();
 
 /** A module's tensors by dotted name ("layers.0.weight"): parameters and buffers. */
 export type StateDict = Record<string, Tensor>;
@@ -36,6 +40,19 @@ export abstract class Module {
   protected _bufferNames: Set<string> | undefined;
   /** @internal This module's dotted path in the model it was last reached from, for messages. */
   _path: string | undefined;
+
+  constructor() {
+    // Inside `scope`/`withGraphValues` (see src/autograd/mode.ts), the nodes this module's
+    // forward creates record its dotted path ("layers.1") for pictures. Outside, the wrapper
+    // only checks that no capture is active: no cost per op.
+    const inner = this.forward;
+    const forward = (...inputs: Tensor[]): Tensor => {
+      const path = this._path;
+      if (path === undefined || getCapture() === null) return inner.apply(this, inputs);
+      return withScope({ name: path, kind: "module", type: this.constructor.name }, () => inner.apply(this, inputs));
+    };
+    Object.defineProperty(this, "forward", { value: forward, writable: true, configurable: true, enumerable: false });
+  }
 
   /** Computes the module's output. */
   abstract forward(...inputs: Tensor[]): Tensor;
@@ -96,15 +113,25 @@ export abstract class Module {
     return this.namedModules().map(([, m]) => m);
   }
 
-  /** Parameters with dotted names ("layers.0.weight"); a parameter shared by two layers is listed once. */
+  /**
+   * Parameters with dotted names ("layers.0.weight"); a parameter shared by two layers is listed
+   * once. Called on a top-level model, it also labels each parameter that has no label of its own
+   * with its dotted name, so graph pictures show "layers.0.weight".
+   */
   namedParameters(): [string, Parameter][] {
+    const isRoot = this._path === undefined;
     const out: [string, Parameter][] = [];
     const seen = new Set<Tensor>();
     for (const [path, module] of this.namedModules()) {
       for (const [name, value] of module.entries()) {
         if (value instanceof Parameter && !seen.has(value)) {
           seen.add(value);
-          out.push([path ? `${path}.${name}` : name, value]);
+          const fullName = path ? `${path}.${name}` : name;
+          if (isRoot && (value.label === undefined || autoLabeled.has(value))) {
+            value.label = fullName;
+            autoLabeled.add(value);
+          }
+          out.push([fullName, value]);
         }
       }
     }

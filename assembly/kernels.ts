@@ -1,0 +1,778 @@
+// chainrule's WebAssembly SIMD kernels (AssemblyScript; built by assembly/build.mjs with
+// `--enable simd --runtime stub -O3`). Nothing here allocates: every pointer is a byte offset
+// into linear memory that the JavaScript side (src/backend/wasm/backend.ts) laid out in its
+// scratch region, above __heap_base, and every region is padded so that the vector loops may
+// run whole vectors past the last element (16 floats for f32 streams, 8 for f64).
+//
+// The float32 kernels agree exactly with the JavaScript reference backend wherever IEEE
+// arithmetic allows it (neg, abs, sqrt, relu, add, sub, mul, div, maximum, minimum,
+// comparisons, where, sums over a non-last axis); exp, sigmoid and tanh use the polynomial
+// below (within a few ulp); last-axis sums and matmul add in another order.
+
+/** Where the scratch region may begin. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+// Op codes; src/backend/wasm/backend.ts uses the same numbers.
+const U_NEG: i32 = 0;
+const U_ABS: i32 = 1;
+const U_SQRT: i32 = 2;
+const U_RELU: i32 = 3;
+const U_EXP: i32 = 4;
+const U_SIGMOID: i32 = 5;
+const U_TANH: i32 = 6;
+
+const B_ADD: i32 = 0;
+const B_SUB: i32 = 1;
+const B_MUL: i32 = 2;
+const B_DIV: i32 = 3;
+const B_MAX: i32 = 4;
+const B_MIN: i32 = 5;
+// Comparisons: eq, lt, le run as written; ne is !eq, gt(a, b) is lt(b, a), ge(a, b) is le(b, a)
+// (the JavaScript side swaps the operands and sets `invert`).
+const C_EQ: i32 = 0;
+const C_LT: i32 = 1;
+const C_LE: i32 = 2;
+
+const R_SUM: i32 = 0;
+const R_MAX: i32 = 1;
+const R_MIN: i32 = 2;
+
+// ------------------------------------------------------------------ exp (float32)
+//
+// Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2 (Cody–Waite: ln2 = C1 + C2, C1 exact in 9
+// bits so n·C1 is exact), e^r by a degree-7 polynomial (1 + r + r²·P(r)), then the product
+// with 2^n, applied as two factors 2^(n>>1)·2^(n−(n>>1)) so that results in the subnormal
+// range round once and overflow gives +Infinity. x is clamped to [-104, 89] first (outside,
+// the result is 0 or +Infinity anyway); NaN passes through.
+
+const LOG2E: f32 = 1.44269504088896341;
+const ROUNDER: f32 = 12582912.0; // 1.5·2²³
+const ROUNDER_BITS: i32 = 0x4b400000;
+const EXP_C1: f32 = 0.693359375;
+const EXP_C2: f32 = -2.12194440e-4;
+const EXP_P0: f32 = 1.9875691500e-4;
+const EXP_P1: f32 = 1.3981999507e-3;
+const EXP_P2: f32 = 8.3334519073e-3;
+const EXP_P3: f32 = 4.1665795894e-2;
+const EXP_P4: f32 = 1.6666665459e-1;
+const EXP_P5: f32 = 5.0000001201e-1;
+
+// @ts-ignore: decorator
+@inline function expF32x4(x0: v128): v128 {
+  // pmax/pmin keep x when it is NaN (the comparison is false), and cost one instruction each.
+  const x = f32x4.pmin(f32x4.pmax(x0, f32x4.splat(-104.0)), f32x4.splat(89.0));
+  // n = round(x·log2 e) by the 1.5·2²³ trick: adding it leaves n in the low mantissa bits
+  // (|n| ≤ 150), so the integer comes from the bits and no float→int conversion is needed.
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUNDER));
+  const fx = f32x4.sub(t, f32x4.splat(ROUNDER));
+  let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(EXP_C1)));
+  r = f32x4.sub(r, f32x4.mul(fx, f32x4.splat(EXP_C2)));
+  const z = f32x4.mul(r, r);
+  let y = f32x4.add(f32x4.mul(f32x4.splat(EXP_P0), r), f32x4.splat(EXP_P1));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(EXP_P2));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(EXP_P3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(EXP_P4));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(EXP_P5));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, z), r), f32x4.splat(1.0));
+  const n = i32x4.sub(t, i32x4.splat(ROUNDER_BITS)); // NaN gives garbage here, but y is NaN already
+  const n1 = i32x4.shr_s(n, 1);
+  const n2 = i32x4.sub(n, n1);
+  const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
+  const s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
+  return f32x4.mul(f32x4.mul(y, s1), s2);
+}
+
+const SIGN_F32: i32 = 0x80000000;
+
+// Cephes' tanhf: an odd polynomial for |x| < 0.625, else 1 − 2/(e^{2|x|} + 1) with x's sign.
+const TANH_P0: f32 = -5.70498872745e-3;
+const TANH_P1: f32 = 2.06390887954e-2;
+const TANH_P2: f32 = -5.37397155531e-2;
+const TANH_P3: f32 = 1.33314422036e-1;
+const TANH_P4: f32 = -3.33332819422e-1;
+
+// @ts-ignore: decorator
+@inline function tanhF32x4(x: v128): v128 {
+  // Computed on |x|, then x's sign is put back: tanh is odd, and tanh(−0) = −0.
+  const sign = v128.and(x, i32x4.splat(SIGN_F32));
+  const ax = f32x4.abs(x);
+  const one = f32x4.splat(1.0);
+  const e = expF32x4(f32x4.add(ax, ax));
+  const big = f32x4.sub(one, f32x4.div(f32x4.splat(2.0), f32x4.add(e, one)));
+  const z = f32x4.mul(ax, ax);
+  let p = f32x4.add(f32x4.mul(f32x4.splat(TANH_P0), z), f32x4.splat(TANH_P1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(TANH_P2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(TANH_P3));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(TANH_P4));
+  const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), ax), ax);
+  return v128.or(v128.bitselect(big, small, f32x4.gt(ax, f32x4.splat(0.625))), sign);
+}
+
+// σ(x) = 1/(1 + e^{−x}) for x ≥ 0 and e^{x}/(1 + e^{x}) below, as the reference does: with
+// e = e^{−|x|} both are (x ≥ 0 ? 1 : e) / (1 + e), one division.
+// @ts-ignore: decorator
+@inline function sigmoidF32x4(x: v128): v128 {
+  const one = f32x4.splat(1.0);
+  const e = expF32x4(f32x4.neg(f32x4.abs(x)));
+  const num = v128.bitselect(one, e, f32x4.ge(x, f32x4.splat(0.0)));
+  return f32x4.div(num, f32x4.add(one, e));
+}
+
+// ------------------------------------------------------------------ unary
+
+/** out[i] = f(x[i]) for i < n (rounded up to whole vectors), float32. */
+export function unaryF32(op: i32, x: usize, out: usize, n: i32): void {
+  const end = x + ((<usize>(n + 3) >> 2) << 4);
+  const d = out - x;
+  const zero = f32x4.splat(0.0);
+  switch (op) {
+    case U_NEG: for (let p = x; p < end; p += 16) v128.store(p + d, f32x4.neg(v128.load(p))); break;
+    case U_ABS: for (let p = x; p < end; p += 16) v128.store(p + d, f32x4.abs(v128.load(p))); break;
+    case U_SQRT: for (let p = x; p < end; p += 16) v128.store(p + d, f32x4.sqrt(v128.load(p))); break;
+    // max(x, +0): NaN stays NaN and −0 gives +0, like the reference's h + |h|.
+    case U_RELU: for (let p = x; p < end; p += 16) v128.store(p + d, f32x4.max(v128.load(p), zero)); break;
+    case U_EXP: for (let p = x; p < end; p += 16) v128.store(p + d, expF32x4(v128.load(p))); break;
+    case U_SIGMOID: for (let p = x; p < end; p += 16) v128.store(p + d, sigmoidF32x4(v128.load(p))); break;
+    case U_TANH: for (let p = x; p < end; p += 16) v128.store(p + d, tanhF32x4(v128.load(p))); break;
+    default: unreachable();
+  }
+}
+
+/** out[i] = f(x[i]), float64 (neg, abs, sqrt, relu only: the transcendental ones stay in JavaScript). */
+export function unaryF64(op: i32, x: usize, out: usize, n: i32): void {
+  const end = x + ((<usize>(n + 1) >> 1) << 4);
+  const d = out - x;
+  const zero = f64x2.splat(0.0);
+  switch (op) {
+    case U_NEG: for (let p = x; p < end; p += 16) v128.store(p + d, f64x2.neg(v128.load(p))); break;
+    case U_ABS: for (let p = x; p < end; p += 16) v128.store(p + d, f64x2.abs(v128.load(p))); break;
+    case U_SQRT: for (let p = x; p < end; p += 16) v128.store(p + d, f64x2.sqrt(v128.load(p))); break;
+    case U_RELU: for (let p = x; p < end; p += 16) v128.store(p + d, f64x2.max(v128.load(p), zero)); break;
+    default: unreachable();
+  }
+}
+
+// ------------------------------------------------------------------ binary
+
+// The reference's maximum: x > y || x !== x ? x : y (NaN from either side propagates; on a
+// tie, including ±0, y is returned). Written with masks so the result is the same bit for bit.
+// @ts-ignore: decorator
+@inline function maxF32x4(x: v128, y: v128): v128 {
+  return v128.bitselect(x, y, v128.or(f32x4.gt(x, y), f32x4.ne(x, x)));
+}
+// @ts-ignore: decorator
+@inline function minF32x4(x: v128, y: v128): v128 {
+  return v128.bitselect(x, y, v128.or(f32x4.lt(x, y), f32x4.ne(x, x)));
+}
+// @ts-ignore: decorator
+@inline function maxF64x2(x: v128, y: v128): v128 {
+  return v128.bitselect(x, y, v128.or(f64x2.gt(x, y), f64x2.ne(x, x)));
+}
+// @ts-ignore: decorator
+@inline function minF64x2(x: v128, y: v128): v128 {
+  return v128.bitselect(x, y, v128.or(f64x2.lt(x, y), f64x2.ne(x, x)));
+}
+
+/**
+ * out[i] = a[i] op b[i], float32. `sa`/`sb` are the byte steps per vector: 16 for a full
+ * operand, 0 for a scalar that the caller stored splatted (four copies).
+ */
+export function binaryF32(op: i32, a: usize, sa: usize, b: usize, sb: usize, out: usize, n: i32): void {
+  const end = out + ((<usize>(n + 3) >> 2) << 4);
+  switch (op) {
+    case B_ADD: for (let o = out; o < end; o += 16, a += sa, b += sb) v128.store(o, f32x4.add(v128.load(a), v128.load(b))); break;
+    case B_SUB: for (let o = out; o < end; o += 16, a += sa, b += sb) v128.store(o, f32x4.sub(v128.load(a), v128.load(b))); break;
+    case B_MUL: for (let o = out; o < end; o += 16, a += sa, b += sb) v128.store(o, f32x4.mul(v128.load(a), v128.load(b))); break;
+    case B_DIV: for (let o = out; o < end; o += 16, a += sa, b += sb) v128.store(o, f32x4.div(v128.load(a), v128.load(b))); break;
+    case B_MAX: for (let o = out; o < end; o += 16, a += sa, b += sb) v128.store(o, maxF32x4(v128.load(a), v128.load(b))); break;
+    case B_MIN: for (let o = out; o < end; o += 16, a += sa, b += sb) v128.store(o, minF32x4(v128.load(a), v128.load(b))); break;
+    default: unreachable();
+  }
+}
+
+/** float64 version of binaryF32 (a scalar is stored twice in its 16 bytes). */
+export function binaryF64(op: i32, a: usize, sa: usize, b: usize, sb: usize, out: usize, n: i32): void {
+  const end = out + ((<usize>(n + 1) >> 1) << 4);
+  switch (op) {
+    case B_ADD: for (let o = out; o < end; o += 16, a += sa, b += sb) v128.store(o, f64x2.add(v128.load(a), v128.load(b))); break;
+    case B_SUB: for (let o = out; o < end; o += 16, a += sa, b += sb) v128.store(o, f64x2.sub(v128.load(a), v128.load(b))); break;
+    case B_MUL: for (let o = out; o < end; o += 16, a += sa, b += sb) v128.store(o, f64x2.mul(v128.load(a), v128.load(b))); break;
+    case B_DIV: for (let o = out; o < end; o += 16, a += sa, b += sb) v128.store(o, f64x2.div(v128.load(a), v128.load(b))); break;
+    case B_MAX: for (let o = out; o < end; o += 16, a += sa, b += sb) v128.store(o, maxF64x2(v128.load(a), v128.load(b))); break;
+    case B_MIN: for (let o = out; o < end; o += 16, a += sa, b += sb) v128.store(o, minF64x2(v128.load(a), v128.load(b))); break;
+    default: unreachable();
+  }
+}
+
+/** Scratch for a column-broadcast operand splatted for one row (a and b: 16 bytes each). */
+const ROW_SPLAT: usize = memory.data(32, 16);
+
+/**
+ * A broadcast binary op over rows: out[r, j] = A(r, j) op B(r, j) for r < rows, j < cols, with
+ * A(r, j) = a[r·ars + j] when aInner, else a[r·ars] (one value per row), likewise B; row strides
+ * in bytes. `kind` 0 runs arithmetic op `op` (float32 out), 1 runs comparison `op` with `invert`
+ * (one byte out). Each row is one call of the streaming kernels; a row's last vector may run past
+ * its end into the next row, which is written afterwards, or into the caller's padding.
+ */
+export function rowsF32(kind: i32, op: i32, invert: i32, a: usize, ars: usize, aInner: bool, b: usize, brs: usize, bInner: bool, out: usize, rows: i32, cols: i32): void {
+  const orow = kind == 0 ? <usize>cols << 2 : <usize>cols;
+  for (let r = 0; r < rows; r++, a += ars, b += brs, out += orow) {
+    let pa = a, sa: usize = 16, pb = b, sb: usize = 16;
+    if (!aInner) { v128.store(ROW_SPLAT, v128.load32_splat(a)); pa = ROW_SPLAT; sa = 0; }
+    if (!bInner) { v128.store(ROW_SPLAT, v128.load32_splat(b), 16); pb = ROW_SPLAT + 16; sb = 0; }
+    if (kind == 0) binaryF32(op, pa, sa, pb, sb, out, cols);
+    else compareF32(op, invert, pa, sa, pb, sb, out, cols);
+  }
+}
+
+/** float64 version of rowsF32. */
+export function rowsF64(kind: i32, op: i32, invert: i32, a: usize, ars: usize, aInner: bool, b: usize, brs: usize, bInner: bool, out: usize, rows: i32, cols: i32): void {
+  const orow = kind == 0 ? <usize>cols << 3 : <usize>cols;
+  for (let r = 0; r < rows; r++, a += ars, b += brs, out += orow) {
+    let pa = a, sa: usize = 16, pb = b, sb: usize = 16;
+    if (!aInner) { v128.store(ROW_SPLAT, v128.load64_splat(a)); pa = ROW_SPLAT; sa = 0; }
+    if (!bInner) { v128.store(ROW_SPLAT, v128.load64_splat(b), 16); pb = ROW_SPLAT + 16; sb = 0; }
+    if (kind == 0) binaryF64(op, pa, sa, pb, sb, out, cols);
+    else compareF64(op, invert, pa, sa, pb, sb, out, cols);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function cmpF32x4(op: i32, x: v128, y: v128): v128 {
+  return op == C_EQ ? f32x4.eq(x, y) : op == C_LT ? f32x4.lt(x, y) : f32x4.le(x, y);
+}
+// @ts-ignore: decorator
+@inline function cmpF64x2(op: i32, x: v128, y: v128): v128 {
+  return op == C_EQ ? f64x2.eq(x, y) : op == C_LT ? f64x2.lt(x, y) : f64x2.le(x, y);
+}
+
+/**
+ * out[i] = (a[i] cmp b[i]) ^ invert as one byte (0/1), float32 operands, 16 elements per
+ * step. Steps `sa`/`sb` are bytes per 4 elements (16, or 0 for a splatted scalar).
+ */
+export function compareF32(op: i32, invert: i32, a: usize, sa: usize, b: usize, sb: usize, out: usize, n: i32): void {
+  const end = out + ((<usize>(n + 15) >> 4) << 4);
+  const flip = i8x16.splat(<i8>invert);
+  const one = i8x16.splat(1);
+  for (let o = out; o < end; o += 16) {
+    const m0 = cmpF32x4(op, v128.load(a), v128.load(b));
+    const m1 = cmpF32x4(op, v128.load(a + sa), v128.load(b + sb));
+    const m2 = cmpF32x4(op, v128.load(a + 2 * sa), v128.load(b + 2 * sb));
+    const m3 = cmpF32x4(op, v128.load(a + 3 * sa), v128.load(b + 3 * sb));
+    a += 4 * sa;
+    b += 4 * sb;
+    const bytes = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(m0, m1), i16x8.narrow_i32x4_s(m2, m3));
+    v128.store(o, v128.xor(v128.and(bytes, one), flip));
+  }
+}
+
+/** float64 version of compareF32 (steps are bytes per 2 elements). */
+export function compareF64(op: i32, invert: i32, a: usize, sa: usize, b: usize, sb: usize, out: usize, n: i32): void {
+  const end = out + ((<usize>(n + 15) >> 4) << 4);
+  const flip = i8x16.splat(<i8>invert);
+  const one = i8x16.splat(1);
+  for (let o = out; o < end; o += 16) {
+    // Each f64 mask is two equal 32-bit halves: keep the even halves, four elements per vector.
+    const q0 = v128.shuffle<i32>(cmpF64x2(op, v128.load(a), v128.load(b)), cmpF64x2(op, v128.load(a + sa), v128.load(b + sb)), 0, 2, 4, 6);
+    const q1 = v128.shuffle<i32>(cmpF64x2(op, v128.load(a + 2 * sa), v128.load(b + 2 * sb)), cmpF64x2(op, v128.load(a + 3 * sa), v128.load(b + 3 * sb)), 0, 2, 4, 6);
+    const q2 = v128.shuffle<i32>(cmpF64x2(op, v128.load(a + 4 * sa), v128.load(b + 4 * sb)), cmpF64x2(op, v128.load(a + 5 * sa), v128.load(b + 5 * sb)), 0, 2, 4, 6);
+    const q3 = v128.shuffle<i32>(cmpF64x2(op, v128.load(a + 6 * sa), v128.load(b + 6 * sb)), cmpF64x2(op, v128.load(a + 7 * sa), v128.load(b + 7 * sb)), 0, 2, 4, 6);
+    a += 8 * sa;
+    b += 8 * sb;
+    const bytes = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));
+    v128.store(o, v128.xor(v128.and(bytes, one), flip));
+  }
+}
+
+/**
+ * out[i] = cond[i] ≠ 0 ? a[i] : b[i], float32, with a one-byte cond; 16 elements per step.
+ * `sc` is the cond step per 16 elements (16, or 0 for a splatted scalar), `sa`/`sb` the
+ * operand steps per 4 elements.
+ */
+export function whereF32(cond: usize, sc: usize, a: usize, sa: usize, b: usize, sb: usize, out: usize, n: i32): void {
+  const end = out + ((<usize>(n + 15) >> 4) << 6);
+  const zero = i32x4.splat(0);
+  for (let o = out; o < end; o += 64, cond += sc) {
+    const c = v128.load(cond);
+    const lo = i16x8.extend_low_i8x16_u(c);
+    const hi = i16x8.extend_high_i8x16_u(c);
+    const m0 = i32x4.ne(i32x4.extend_low_i16x8_u(lo), zero);
+    const m1 = i32x4.ne(i32x4.extend_high_i16x8_u(lo), zero);
+    const m2 = i32x4.ne(i32x4.extend_low_i16x8_u(hi), zero);
+    const m3 = i32x4.ne(i32x4.extend_high_i16x8_u(hi), zero);
+    v128.store(o, v128.bitselect(v128.load(a), v128.load(b), m0));
+    v128.store(o, v128.bitselect(v128.load(a + sa), v128.load(b + sb), m1), 16);
+    v128.store(o, v128.bitselect(v128.load(a + 2 * sa), v128.load(b + 2 * sb), m2), 32);
+    v128.store(o, v128.bitselect(v128.load(a + 3 * sa), v128.load(b + 3 * sb), m3), 48);
+    a += 4 * sa;
+    b += 4 * sb;
+  }
+}
+
+/** float64 version of whereF32 (operand steps per 2 elements). */
+export function whereF64(cond: usize, sc: usize, a: usize, sa: usize, b: usize, sb: usize, out: usize, n: i32): void {
+  const end = out + ((<usize>(n + 15) >> 4) << 7);
+  const zero = i64x2.splat(0);
+  for (let o = out; o < end; o += 128, cond += sc) {
+    const c = v128.load(cond);
+    const lo = i16x8.extend_low_i8x16_u(c);
+    const hi = i16x8.extend_high_i8x16_u(c);
+    const w0 = i32x4.extend_low_i16x8_u(lo);
+    const w1 = i32x4.extend_high_i16x8_u(lo);
+    const w2 = i32x4.extend_low_i16x8_u(hi);
+    const w3 = i32x4.extend_high_i16x8_u(hi);
+    const m0 = i64x2.ne(i64x2.extend_low_i32x4_u(w0), zero), m1 = i64x2.ne(i64x2.extend_high_i32x4_u(w0), zero);
+    const m2 = i64x2.ne(i64x2.extend_low_i32x4_u(w1), zero), m3 = i64x2.ne(i64x2.extend_high_i32x4_u(w1), zero);
+    const m4 = i64x2.ne(i64x2.extend_low_i32x4_u(w2), zero), m5 = i64x2.ne(i64x2.extend_high_i32x4_u(w2), zero);
+    const m6 = i64x2.ne(i64x2.extend_low_i32x4_u(w3), zero), m7 = i64x2.ne(i64x2.extend_high_i32x4_u(w3), zero);
+    v128.store(o, v128.bitselect(v128.load(a), v128.load(b), m0));
+    v128.store(o, v128.bitselect(v128.load(a + sa), v128.load(b + sb), m1), 16);
+    v128.store(o, v128.bitselect(v128.load(a + 2 * sa), v128.load(b + 2 * sb), m2), 32);
+    v128.store(o, v128.bitselect(v128.load(a + 3 * sa), v128.load(b + 3 * sb), m3), 48);
+    v128.store(o, v128.bitselect(v128.load(a + 4 * sa), v128.load(b + 4 * sb), m4), 64);
+    v128.store(o, v128.bitselect(v128.load(a + 5 * sa), v128.load(b + 5 * sb), m5), 80);
+    v128.store(o, v128.bitselect(v128.load(a + 6 * sa), v128.load(b + 6 * sb), m6), 96);
+    v128.store(o, v128.bitselect(v128.load(a + 7 * sa), v128.load(b + 7 * sb), m7), 112);
+    a += 8 * sa;
+    b += 8 * sb;
+  }
+}
+
+// ------------------------------------------------------------------ reductions
+//
+// x viewed as [outer, len, inner] → out [outer, inner]. Over the last axis (inner = 1) float32
+// sums accumulate in float64 (four lanes), so they are at least as accurate as the reference's
+// sequential float64 sum; max/min keep one running value per lane with the reference's rule
+// (NaN sticks; a later element wins only when strictly greater), then merge the lanes in order.
+// Over another axis the rows of [len, inner] are swept in memory order with one running value
+// per column, exactly as the reference does, so those results are identical.
+
+// @ts-ignore: decorator
+@inline function pickF32x4(op: i32, cur: v128, v: v128): v128 {
+  const better = op == R_MAX ? f32x4.gt(v, cur) : f32x4.lt(v, cur);
+  return v128.bitselect(v, cur, v128.and(f32x4.eq(cur, cur), v128.or(f32x4.ne(v, v), better)));
+}
+// @ts-ignore: decorator
+@inline function pickF64x2(op: i32, cur: v128, v: v128): v128 {
+  const better = op == R_MAX ? f64x2.gt(v, cur) : f64x2.lt(v, cur);
+  return v128.bitselect(v, cur, v128.and(f64x2.eq(cur, cur), v128.or(f64x2.ne(v, v), better)));
+}
+// @ts-ignore: decorator
+@inline function pickScalar<T>(op: i32, cur: T, v: T): T {
+  return cur == cur && (v != v || (op == R_MAX ? v > cur : v < cur)) ? v : cur;
+}
+
+export function reduceF32(op: i32, x: usize, outer: i32, len: i32, inner: i32, out: usize): void {
+  if (inner == 1) {
+    const vecs = len >> 2;
+    for (let o = 0; o < outer; o++) {
+      let p = x + ((<usize>o * <usize>len) << 2);
+      const tailEnd = p + (<usize>len << 2);
+      if (op == R_SUM) {
+        let s0 = f64x2.splat(0.0), s1 = f64x2.splat(0.0), s2 = f64x2.splat(0.0), s3 = f64x2.splat(0.0);
+        let j = 0;
+        for (; j + 2 <= vecs; j += 2, p += 32) {
+          const v = v128.load(p);
+          const w = v128.load(p, 16);
+          s0 = f64x2.add(s0, f64x2.promote_low_f32x4(v));
+          s1 = f64x2.add(s1, f64x2.promote_low_f32x4(v128.shuffle<i32>(v, v, 2, 3, 0, 1)));
+          s2 = f64x2.add(s2, f64x2.promote_low_f32x4(w));
+          s3 = f64x2.add(s3, f64x2.promote_low_f32x4(v128.shuffle<i32>(w, w, 2, 3, 0, 1)));
+        }
+        if (j < vecs) {
+          const v = v128.load(p);
+          s0 = f64x2.add(s0, f64x2.promote_low_f32x4(v));
+          s1 = f64x2.add(s1, f64x2.promote_low_f32x4(v128.shuffle<i32>(v, v, 2, 3, 0, 1)));
+          p += 16;
+        }
+        const t = f64x2.add(f64x2.add(s0, s2), f64x2.add(s1, s3));
+        let s = f64x2.extract_lane(t, 0) + f64x2.extract_lane(t, 1);
+        for (; p < tailEnd; p += 4) s += <f64>load<f32>(p);
+        store<f32>(out + (<usize>o << 2), <f32>s);
+      } else {
+        let best: f32;
+        if (vecs > 0) {
+          let cur = v128.load(p);
+          p += 16;
+          for (let j = 1; j < vecs; j++, p += 16) cur = pickF32x4(op, cur, v128.load(p));
+          best = f32x4.extract_lane(cur, 0);
+          best = pickScalar<f32>(op, best, f32x4.extract_lane(cur, 1));
+          best = pickScalar<f32>(op, best, f32x4.extract_lane(cur, 2));
+          best = pickScalar<f32>(op, best, f32x4.extract_lane(cur, 3));
+        } else {
+          best = load<f32>(p);
+          p += 4;
+        }
+        for (; p < tailEnd; p += 4) best = pickScalar<f32>(op, best, load<f32>(p));
+        store<f32>(out + (<usize>o << 2), best);
+      }
+    }
+    return;
+  }
+  const rowBytes = <usize>inner << 2;
+  const vecEnd = (<usize>(inner >> 2)) << 4;
+  for (let o = 0; o < outer; o++) {
+    const ob = out + <usize>o * rowBytes;
+    let xb = x + <usize>o * <usize>len * rowBytes;
+    if (op == R_SUM) {
+      memory.fill(ob, 0, rowBytes);
+      for (let j = 0; j < len; j++, xb += rowBytes) {
+        let i: usize = 0;
+        for (; i < vecEnd; i += 16) v128.store(ob + i, f32x4.add(v128.load(ob + i), v128.load(xb + i)));
+        for (; i < rowBytes; i += 4) store<f32>(ob + i, load<f32>(ob + i) + load<f32>(xb + i));
+      }
+    } else {
+      memory.copy(ob, xb, rowBytes);
+      xb += rowBytes;
+      for (let j = 1; j < len; j++, xb += rowBytes) {
+        let i: usize = 0;
+        for (; i < vecEnd; i += 16) v128.store(ob + i, pickF32x4(op, v128.load(ob + i), v128.load(xb + i)));
+        for (; i < rowBytes; i += 4) store<f32>(ob + i, pickScalar<f32>(op, load<f32>(ob + i), load<f32>(xb + i)));
+      }
+    }
+  }
+}
+
+export function reduceF64(op: i32, x: usize, outer: i32, len: i32, inner: i32, out: usize): void {
+  if (inner == 1) {
+    const vecs = len >> 1;
+    for (let o = 0; o < outer; o++) {
+      let p = x + ((<usize>o * <usize>len) << 3);
+      const tailEnd = p + (<usize>len << 3);
+      if (op == R_SUM) {
+        let s0 = f64x2.splat(0.0), s1 = f64x2.splat(0.0);
+        let j = 0;
+        for (; j + 2 <= vecs; j += 2, p += 32) {
+          s0 = f64x2.add(s0, v128.load(p));
+          s1 = f64x2.add(s1, v128.load(p, 16));
+        }
+        if (j < vecs) {
+          s0 = f64x2.add(s0, v128.load(p));
+          p += 16;
+        }
+        const t = f64x2.add(s0, s1);
+        let s = f64x2.extract_lane(t, 0) + f64x2.extract_lane(t, 1);
+        for (; p < tailEnd; p += 8) s += load<f64>(p);
+        store<f64>(out + (<usize>o << 3), s);
+      } else {
+        let best: f64;
+        if (vecs > 0) {
+          let cur = v128.load(p);
+          p += 16;
+          for (let j = 1; j < vecs; j++, p += 16) cur = pickF64x2(op, cur, v128.load(p));
+          best = pickScalar<f64>(op, f64x2.extract_lane(cur, 0), f64x2.extract_lane(cur, 1));
+        } else {
+          best = load<f64>(p);
+          p += 8;
+        }
+        for (; p < tailEnd; p += 8) best = pickScalar<f64>(op, best, load<f64>(p));
+        store<f64>(out + (<usize>o << 3), best);
+      }
+    }
+    return;
+  }
+  const rowBytes = <usize>inner << 3;
+  const vecEnd = (<usize>(inner >> 1)) << 4;
+  for (let o = 0; o < outer; o++) {
+    const ob = out + <usize>o * rowBytes;
+    let xb = x + <usize>o * <usize>len * rowBytes;
+    if (op == R_SUM) {
+      memory.fill(ob, 0, rowBytes);
+      for (let j = 0; j < len; j++, xb += rowBytes) {
+        let i: usize = 0;
+        for (; i < vecEnd; i += 16) v128.store(ob + i, f64x2.add(v128.load(ob + i), v128.load(xb + i)));
+        for (; i < rowBytes; i += 8) store<f64>(ob + i, load<f64>(ob + i) + load<f64>(xb + i));
+      }
+    } else {
+      memory.copy(ob, xb, rowBytes);
+      xb += rowBytes;
+      for (let j = 1; j < len; j++, xb += rowBytes) {
+        let i: usize = 0;
+        for (; i < vecEnd; i += 16) v128.store(ob + i, pickF64x2(op, v128.load(ob + i), v128.load(xb + i)));
+        for (; i < rowBytes; i += 8) store<f64>(ob + i, pickScalar<f64>(op, load<f64>(ob + i), load<f64>(xb + i)));
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------ matmul
+//
+// C[m,n] = op(A)[m,k] · op(B)[k,n] (GotoBLAS-style). For each block of KC steps of k, op(B)
+// is packed into panels of NR columns ([kb][NR] each, zero-padded past n), then for each
+// block of MC rows op(A) is packed into panels of MR rows ([kb][MR]); a register-tiled
+// micro-kernel multiplies one A panel by one B panel into an MR×NR tile of C held in
+// registers. Transposed operands are read in their own layout while packing (a 4×4 shuffle
+// transpose where the panel runs across rows), so every transpose combination runs at the
+// same speed. float32: MR×NR = 4×8 (eight f32x4 accumulators); float64: 4×4 (eight f64x2).
+// The A block (MC·KC·4 = 128 KiB) stays in L2 while one B panel (KC·NR·4 = 8 KiB) stays in L1.
+
+const KC: i32 = 256;
+const MC: i32 = 128;
+/** The blocking, for the caller's packing buffers: ceil(min(MC, m)/4)·4·min(KC, k) elements for A, ceil(n/NR)·NR·min(KC, k) for B. */
+export const GEMM_KC = KC;
+export const GEMM_MC = MC;
+
+/** A tile of C that does not fit the matrix edge is written here first (8 vectors). */
+const EDGE: usize = memory.data(128, 16);
+
+/**
+ * Packs W-wide panels from a source whose panel index runs along memory: element (i, p) of the
+ * panelled operand is src[p·ld + i], for i < count, p < kb. dst holds ceil(count/W) panels of
+ * [kb][W] (4-byte elements), zero-padded past count.
+ */
+function packAlongF32(dst: usize, src: usize, ld: i32, count: i32, kb: i32, W: i32): void {
+  const ldb = <usize>ld << 2;
+  const wb = <usize>W << 2;
+  for (let q = 0; q < count; q += W) {
+    const cols = min(W, count - q);
+    let s = src + (<usize>q << 2);
+    if (cols == W) {
+      if (W == 8) {
+        for (let p = 0; p < kb; p++, s += ldb, dst += 32) {
+          v128.store(dst, v128.load(s));
+          v128.store(dst, v128.load(s, 16), 16);
+        }
+      } else {
+        for (let p = 0; p < kb; p++, s += ldb, dst += 16) v128.store(dst, v128.load(s));
+      }
+    } else {
+      for (let p = 0; p < kb; p++, s += ldb, dst += wb) {
+        for (let c = 0; c < W; c++) store<f32>(dst + (<usize>c << 2), c < cols ? load<f32>(s + (<usize>c << 2)) : 0);
+      }
+    }
+  }
+}
+
+/**
+ * Packs W-wide panels from a source whose panel index runs across rows: element (i, p) is
+ * src[i·ld + p]. Groups of 4 rows × 4 steps are transposed with shuffles.
+ */
+function packAcrossF32(dst: usize, src: usize, ld: i32, count: i32, kb: i32, W: i32): void {
+  const ldb = <usize>ld << 2;
+  const wb = <usize>W << 2;
+  const kb4 = kb & ~3;
+  for (let q = 0; q < count; q += W, dst += <usize>kb * wb) {
+    for (let g = 0; g < W; g += 4) {
+      const r0 = q + g;
+      const rows = min(4, count - r0);
+      const d = dst + (<usize>g << 2);
+      const s0 = src + <usize>r0 * ldb;
+      if (rows == 4) {
+        const s1 = s0 + ldb, s2 = s1 + ldb, s3 = s2 + ldb;
+        let p = 0;
+        for (; p < kb4; p += 4) {
+          const off = <usize>p << 2;
+          const a0 = v128.load(s0 + off), a1 = v128.load(s1 + off), a2 = v128.load(s2 + off), a3 = v128.load(s3 + off);
+          const t0 = v128.shuffle<i32>(a0, a1, 0, 4, 1, 5);
+          const t1 = v128.shuffle<i32>(a0, a1, 2, 6, 3, 7);
+          const t2 = v128.shuffle<i32>(a2, a3, 0, 4, 1, 5);
+          const t3 = v128.shuffle<i32>(a2, a3, 2, 6, 3, 7);
+          const dp = d + <usize>p * wb;
+          v128.store(dp, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
+          v128.store(dp + wb, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
+          v128.store(dp + 2 * wb, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
+          v128.store(dp + 3 * wb, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
+        }
+        for (; p < kb; p++) {
+          const off = <usize>p << 2;
+          const dp = d + <usize>p * wb;
+          store<f32>(dp, load<f32>(s0 + off));
+          store<f32>(dp, load<f32>(s1 + off), 4);
+          store<f32>(dp, load<f32>(s2 + off), 8);
+          store<f32>(dp, load<f32>(s3 + off), 12);
+        }
+      } else {
+        for (let p = 0; p < kb; p++) {
+          const dp = d + <usize>p * wb;
+          for (let r = 0; r < 4; r++) {
+            store<f32>(dp + (<usize>r << 2), r < rows ? load<f32>(s0 + <usize>r * ldb + (<usize>p << 2)) : 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Writes (or adds, when accumulating) one 4×8 tile, or its rows×cols corner at an edge. */
+// @ts-ignore: decorator
+@inline function storeTileF32(c: usize, ldc: usize, rows: i32, cols: i32, acc: bool,
+  c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128): void {
+  if (rows == 4 && cols == 8) {
+    if (acc) {
+      v128.store(c, f32x4.add(v128.load(c), c00)); v128.store(c, f32x4.add(v128.load(c, 16), c01), 16); c += ldc;
+      v128.store(c, f32x4.add(v128.load(c), c10)); v128.store(c, f32x4.add(v128.load(c, 16), c11), 16); c += ldc;
+      v128.store(c, f32x4.add(v128.load(c), c20)); v128.store(c, f32x4.add(v128.load(c, 16), c21), 16); c += ldc;
+      v128.store(c, f32x4.add(v128.load(c), c30)); v128.store(c, f32x4.add(v128.load(c, 16), c31), 16);
+    } else {
+      v128.store(c, c00); v128.store(c, c01, 16); c += ldc;
+      v128.store(c, c10); v128.store(c, c11, 16); c += ldc;
+      v128.store(c, c20); v128.store(c, c21, 16); c += ldc;
+      v128.store(c, c30); v128.store(c, c31, 16);
+    }
+    return;
+  }
+  v128.store(EDGE, c00); v128.store(EDGE, c01, 16);
+  v128.store(EDGE, c10, 32); v128.store(EDGE, c11, 48);
+  v128.store(EDGE, c20, 64); v128.store(EDGE, c21, 80);
+  v128.store(EDGE, c30, 96); v128.store(EDGE, c31, 112);
+  for (let r = 0; r < rows; r++, c += ldc) {
+    for (let j = 0; j < cols; j++) {
+      const v = load<f32>(EDGE + ((<usize>(r * 8 + j)) << 2));
+      const at = c + (<usize>j << 2);
+      store<f32>(at, acc ? load<f32>(at) + v : v);
+    }
+  }
+}
+
+/** One 4×8 tile of C from an A panel [kb][4] and a B panel [kb][8]. */
+function kernelF32(pa: usize, pb: usize, kb: i32, c: usize, ldc: usize, rows: i32, cols: i32, acc: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let p = 0; p < kb; p++, pa += 16, pb += 32) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+  }
+  storeTileF32(c, ldc, rows, cols, acc, c00, c01, c10, c11, c20, c21, c30, c31);
+}
+
+/**
+ * C = op(A)·op(B), float32. A is [m,k] ([k,m] when transA), B is [k,n] ([n,k] when transB),
+ * C is [m,n]; pa/pb are packing buffers of MC·KC and ceil(n/8)·8·KC floats.
+ */
+export function gemmF32(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, pa: usize, pb: usize): void {
+  if (m == 0 || n == 0) return;
+  const ldc = <usize>n << 2;
+  if (k == 0) {
+    memory.fill(c, 0, <usize>m * ldc);
+    return;
+  }
+  const nPanels = (n + 7) >> 3;
+  for (let pc = 0; pc < k; pc += KC) {
+    const kb = min(KC, k - pc);
+    // op(B)(p, j): B[(pc+p)·n + j], or B[j·k + pc + p] when transposed.
+    if (transB) packAcrossF32(pb, b + (<usize>pc << 2), k, n, kb, 8);
+    else packAlongF32(pb, b + ((<usize>pc * <usize>n) << 2), n, n, kb, 8);
+    for (let ic = 0; ic < m; ic += MC) {
+      const mb = min(MC, m - ic);
+      // op(A)(i, p): A[(ic+i)·k + pc + p], or A[(pc+p)·m + ic + i] when transposed.
+      if (transA) packAlongF32(pa, a + ((<usize>pc * <usize>m + <usize>ic) << 2), m, mb, kb, 4);
+      else packAcrossF32(pa, a + ((<usize>ic * <usize>k + <usize>pc) << 2), k, mb, kb, 4);
+      const mPanels = (mb + 3) >> 2;
+      for (let jp = 0; jp < nPanels; jp++) {
+        const cols = min(8, n - (jp << 3));
+        const bp = pb + ((<usize>jp * <usize>kb) << 5);
+        let cp = c + <usize>ic * ldc + (<usize>jp << 5);
+        for (let ip = 0; ip < mPanels; ip++, cp += ldc << 2) {
+          kernelF32(pa + ((<usize>ip * <usize>kb) << 4), bp, kb, cp, ldc, min(4, mb - (ip << 2)), cols, pc > 0);
+        }
+      }
+    }
+  }
+}
+
+/** Packs 4-wide float64 panels: element (i, p) is src[i·si + p·sp] (strides in elements). */
+function packF64(dst: usize, src: usize, si: i32, sp: i32, count: i32, kb: i32): void {
+  const sib = <usize>si << 3;
+  const spb = <usize>sp << 3;
+  for (let q = 0; q < count; q += 4) {
+    const rows = min(4, count - q);
+    for (let r = 0; r < 4; r++) {
+      let s = src + <usize>(q + r) * sib;
+      let d = dst + (<usize>r << 3);
+      if (r < rows) for (let p = 0; p < kb; p++, s += spb, d += 32) store<f64>(d, load<f64>(s));
+      else for (let p = 0; p < kb; p++, d += 32) store<f64>(d, 0);
+    }
+    dst += <usize>kb << 5;
+  }
+}
+
+/** One 4×4 float64 tile of C from an A panel [kb][4] and a B panel [kb][4]. */
+function kernelF64(pa: usize, pb: usize, kb: i32, c: usize, ldc: usize, rows: i32, cols: i32, acc: bool): void {
+  let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c10 = f64x2.splat(0), c11 = f64x2.splat(0);
+  let c20 = f64x2.splat(0), c21 = f64x2.splat(0), c30 = f64x2.splat(0), c31 = f64x2.splat(0);
+  for (let p = 0; p < kb; p++, pa += 32, pb += 32) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load64_splat(pa);
+    c00 = f64x2.add(c00, f64x2.mul(a, b0));
+    c01 = f64x2.add(c01, f64x2.mul(a, b1));
+    a = v128.load64_splat(pa, 8);
+    c10 = f64x2.add(c10, f64x2.mul(a, b0));
+    c11 = f64x2.add(c11, f64x2.mul(a, b1));
+    a = v128.load64_splat(pa, 16);
+    c20 = f64x2.add(c20, f64x2.mul(a, b0));
+    c21 = f64x2.add(c21, f64x2.mul(a, b1));
+    a = v128.load64_splat(pa, 24);
+    c30 = f64x2.add(c30, f64x2.mul(a, b0));
+    c31 = f64x2.add(c31, f64x2.mul(a, b1));
+  }
+  if (rows == 4 && cols == 4) {
+    if (acc) {
+      v128.store(c, f64x2.add(v128.load(c), c00)); v128.store(c, f64x2.add(v128.load(c, 16), c01), 16); c += ldc;
+      v128.store(c, f64x2.add(v128.load(c), c10)); v128.store(c, f64x2.add(v128.load(c, 16), c11), 16); c += ldc;
+      v128.store(c, f64x2.add(v128.load(c), c20)); v128.store(c, f64x2.add(v128.load(c, 16), c21), 16); c += ldc;
+      v128.store(c, f64x2.add(v128.load(c), c30)); v128.store(c, f64x2.add(v128.load(c, 16), c31), 16);
+    } else {
+      v128.store(c, c00); v128.store(c, c01, 16); c += ldc;
+      v128.store(c, c10); v128.store(c, c11, 16); c += ldc;
+      v128.store(c, c20); v128.store(c, c21, 16); c += ldc;
+      v128.store(c, c30); v128.store(c, c31, 16);
+    }
+    return;
+  }
+  v128.store(EDGE, c00); v128.store(EDGE, c01, 16);
+  v128.store(EDGE, c10, 32); v128.store(EDGE, c11, 48);
+  v128.store(EDGE, c20, 64); v128.store(EDGE, c21, 80);
+  v128.store(EDGE, c30, 96); v128.store(EDGE, c31, 112);
+  for (let r = 0; r < rows; r++, c += ldc) {
+    for (let j = 0; j < cols; j++) {
+      const v = load<f64>(EDGE + ((<usize>(r * 4 + j)) << 3));
+      const at = c + (<usize>j << 3);
+      store<f64>(at, acc ? load<f64>(at) + v : v);
+    }
+  }
+}
+
+/** C = op(A)·op(B), float64 (as gemmF32; pa/pb hold MC·KC and ceil(n/4)·4·KC doubles). */
+export function gemmF64(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, pa: usize, pb: usize): void {
+  if (m == 0 || n == 0) return;
+  const ldc = <usize>n << 3;
+  if (k == 0) {
+    memory.fill(c, 0, <usize>m * ldc);
+    return;
+  }
+  const nPanels = (n + 3) >> 2;
+  for (let pc = 0; pc < k; pc += KC) {
+    const kb = min(KC, k - pc);
+    if (transB) packF64(pb, b + (<usize>pc << 3), k, 1, n, kb);
+    else packF64(pb, b + ((<usize>pc * <usize>n) << 3), 1, n, n, kb);
+    for (let ic = 0; ic < m; ic += MC) {
+      const mb = min(MC, m - ic);
+      if (transA) packF64(pa, a + ((<usize>pc * <usize>m + <usize>ic) << 3), 1, m, mb, kb);
+      else packF64(pa, a + ((<usize>ic * <usize>k + <usize>pc) << 3), k, 1, mb, kb);
+      const mPanels = (mb + 3) >> 2;
+      for (let jp = 0; jp < nPanels; jp++) {
+        const cols = min(4, n - (jp << 2));
+        const bp = pb + ((<usize>jp * <usize>kb) << 5);
+        let cp = c + <usize>ic * ldc + (<usize>jp << 5);
+        for (let ip = 0; ip < mPanels; ip++, cp += ldc << 2) {
+          kernelF64(pa + ((<usize>ip * <usize>kb) << 5), bp, kb, cp, ldc, min(4, mb - (ip << 2)), cols, pc > 0);
+        }
+      }
+    }
+  }
+}
