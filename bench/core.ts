@@ -1,6 +1,7 @@
 /**
  * Core benchmark: chainrule (its JS and WebAssembly SIMD backends) against TensorFlow.js (cpu and
- * wasm backends) in the same process.
+ * wasm backends) and jax-js (wasm device, jit) in the same process, and PyTorch on the CPU in a
+ * python3 child process where one imports torch (matmul and training rows; 1 thread and all).
  *
  *   npm run bench                     # every row (about 2-3 minutes on 2 cores)
  *   npm run bench -- matmul           # rows whose id contains "matmul" (case-insensitive;
@@ -20,15 +21,19 @@
  * warm-up calls, then ≥ 5 timed calls (performance.now), and the median is reported. Every
  * library runs on one thread: chainrule's JS backend (plain TypeScript) and wasm backend
  * (WebAssembly SIMD, chainrule's default), TF.js' cpu backend (plain JS) and TF.js' wasm backend
- * (XNNPACK, SIMD when the runtime has it; its multithreaded build is not used in Node).
+ * (XNNPACK, SIMD when the runtime has it; its multithreaded build is not used in Node), jax-js on its
+ * wasm device with every function under jit. PyTorch runs the same data in Python, timed by the
+ * same method (TORCH_SCRIPT), on 1 thread and on all of them.
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import * as jax from "@jax-js/jax";
 // A relative path, so the esbuild bundle includes these files (the packages stay external).
 import "../node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js";
 import * as cr from "../src/index.js";
@@ -40,10 +45,20 @@ const here = path.resolve("bench");
 // ------------------------------------------------------------------ harness
 
 type Own = "chainrule-js" | "chainrule-wasm";
-type Peer = "tfjs-cpu" | "tfjs-wasm";
+type Peer = "tfjs-cpu" | "tfjs-wasm" | "jax-js" | "torch-1" | "torch-all";
 type Lib = Own | Peer;
-const LABEL: Record<Lib, string> = { "chainrule-js": "chainrule js", "chainrule-wasm": "chainrule wasm", "tfjs-cpu": "TF.js cpu", "tfjs-wasm": "TF.js wasm" };
+const LABEL: Record<Lib, string> = {
+  "chainrule-js": "chainrule js",
+  "chainrule-wasm": "chainrule wasm",
+  "tfjs-cpu": "TF.js cpu",
+  "tfjs-wasm": "TF.js wasm",
+  "jax-js": "jax-js wasm (jit)",
+  "torch-1": "PyTorch 1 thread",
+  "torch-all": "PyTorch all threads", // the thread count is filled in once PyTorch reports it
+};
 const isOwn = (lib: Lib): lib is Own => lib === "chainrule-js" || lib === "chainrule-wasm";
+const isTf = (lib: Lib): boolean => lib === "tfjs-cpu" || lib === "tfjs-wasm";
+const isTorch = (lib: Lib): lib is "torch-1" | "torch-all" => lib === "torch-1" || lib === "torch-all";
 
 /** One library's version of a row. */
 interface Case {
@@ -53,6 +68,8 @@ interface Case {
   output(): ArrayLike<number>;
   /** The exact expected result, when known; otherwise the others are compared to chainrule js's output. */
   expected?: ArrayLike<number>;
+  /** Timed elsewhere (PyTorch, in its own process, by the same method): `run` is not called. */
+  measured?: { medianMs: number; runs: number };
   dispose(): void;
 }
 
@@ -64,9 +81,17 @@ interface Row {
   higherIsBetter: boolean;
   /** Converts a median time (ms per call) into the row's unit for `lib`. */
   toUnit(ms: number, lib: Lib): number;
+  /**
+   * Timed by the process's CPU time instead of wall time: for single-threaded work on a loaded
+   * machine, where the wall clock also counts the time other processes had the core.
+   */
+  cpuTime?: boolean;
   /** Warm-up calls after the checked call and before timing (fewer where one call is long). */
   warmup: number;
-  make(lib: Lib): Case;
+  /** The row for PyTorch's script (see torchScript); rows without one have no PyTorch cells. */
+  torch?: TorchJob;
+  /** null: `lib` does not run this row (its cell shows –). */
+  make(lib: Lib): Case | null;
 }
 
 interface Measured {
@@ -92,14 +117,20 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function time(fn: () => void, warmup: number): { medianMs: number; runs: number } {
+/** The process's CPU time in ms (user + system, every thread: GC helpers included). */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+function time(fn: () => void, warmup: number, clock: () => number = () => performance.now()): { medianMs: number; runs: number } {
   for (let i = 0; i < warmup; i++) fn();
   const times: number[] = [];
   let total = 0;
   while (times.length < MIN_RUNS || (total < TARGET_MS && times.length < MAX_RUNS)) {
-    const t0 = performance.now();
+    const t0 = clock();
     fn();
-    const dt = performance.now() - t0;
+    const dt = clock() - t0;
     times.push(dt);
     total += dt;
   }
@@ -158,6 +189,135 @@ const tfOutput = (fn: () => tf.Tensor | tf.Tensor[]) => (): Float32Array =>
     return out;
   });
 
+// ------------------------------------------------------------------ PyTorch (a python3 child process)
+
+/** What PyTorch's script computes for a row, with the same input data as the other libraries. */
+type TorchJob =
+  | { kind: "matmul"; n: number; transA: boolean; transB: boolean; a: Float32Array; b: Float32Array }
+  | { kind: "train"; x: Float32Array; w1: Float32Array; w2: Float32Array };
+
+/**
+ * Times each job in PyTorch with the harness's method (one checked call, `warmup` more, then
+ * ≥ 5 timed calls until they sum to TARGET_MS or MAX_RUNS, the median), first on 1 thread
+ * (torch.set_num_threads(1)), then on all of them. Inputs and outputs are raw float32 files.
+ */
+const TORCH_SCRIPT = String.raw`
+import json, re, statistics, sys, time
+import torch
+jobs = json.load(open(sys.argv[1]))
+folder, all_threads = sys.argv[2], int(sys.argv[3])
+MIN_RUNS, MAX_RUNS, TARGET_MS = ${MIN_RUNS}, ${MAX_RUNS}, ${TARGET_MS}
+def load(name, shape):
+    return torch.frombuffer(bytearray(open(folder + "/" + name, "rb").read()), dtype=torch.float32).reshape(shape)
+def measure(fn, warmup):
+    for _ in range(warmup): fn()
+    times, total = [], 0.0
+    while len(times) < MIN_RUNS or (total < TARGET_MS and len(times) < MAX_RUNS):
+        t0 = time.perf_counter(); fn(); dt = (time.perf_counter() - t0) * 1000
+        times.append(dt); total += dt
+    return {"medianMs": statistics.median(times), "runs": len(times)}
+results = {}
+for job in jobs:
+    if job["kind"] == "matmul":
+        n = job["n"]
+        a, b = load(job["id"] + ".a", (n, n)), load(job["id"] + ".b", (n, n))
+        A, B = (a.t() if job["transA"] else a), (b.t() if job["transB"] else b)
+        fn = lambda: torch.matmul(A, B)
+        out = lambda: fn().flatten()
+    else:
+        x = load(job["id"] + ".x", (128, 784))
+        w1 = load(job["id"] + ".w1", (784, 256)).requires_grad_()
+        w2 = load(job["id"] + ".w2", (256, 10)).requires_grad_()
+        def fn():
+            w1.grad = None; w2.grad = None
+            torch.log_softmax(torch.relu(x @ w1) @ w2, -1).mean().backward()
+        def out():
+            fn(); return torch.cat([w1.grad.flatten(), w2.grad.flatten()])
+    torch.set_num_threads(1)
+    with torch.no_grad() if job["kind"] == "matmul" else torch.enable_grad():
+        open(folder + "/" + job["id"] + ".out", "wb").write(out().detach().numpy().tobytes())
+        r = {"one": measure(fn, job["warmup"])}
+        torch.set_num_threads(all_threads)
+        r["all"] = measure(fn, job["warmup"])
+    results[job["id"]] = r
+blas = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
+print(json.dumps({"version": torch.__version__, "threads": all_threads, "blas": blas.group(1) if blas else "", "results": results}))
+`;
+
+interface TorchRun {
+  version: string;
+  /** Its build's BLAS line from torch.__config__.show() (matmul speed depends on it). */
+  blas: string;
+  threads: number;
+  results: Map<string, { one: { medianMs: number; runs: number }; all: { medianMs: number; runs: number }; out: Float32Array }>;
+}
+let torchRun: TorchRun | undefined;
+let torchFailure: string | undefined;
+
+/** The python3 that imports torch: \`python3\` on the PATH, else Debian's /usr/bin/python3. */
+function findTorchPython(): string | undefined {
+  for (const py of ["python3", "/usr/bin/python3"]) {
+    const r = spawnSync(py, ["-c", "import torch"], { stdio: "ignore", timeout: 60_000 });
+    if (r.status === 0) return py;
+  }
+  return undefined;
+}
+
+/** @jax-js/jax's version, from its package.json (not in its exports map, so read from node_modules). */
+function jaxVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.resolve("node_modules/@jax-js/jax/package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "(version unknown)";
+  }
+}
+
+/** Runs every selected row's PyTorch job in one child process. */
+function runTorch(python: string, rows: Row[]): void {
+  const folder = mkdtempSync(path.join(os.tmpdir(), "chainrule-bench-"));
+  try {
+    const jobs: object[] = [];
+    for (const row of rows) {
+      const job = row.torch;
+      if (!job) continue;
+      const id = row.id.replace(/\//g, "_");
+      const files: Record<string, Float32Array> = job.kind === "matmul" ? { a: job.a, b: job.b } : { x: job.x, w1: job.w1, w2: job.w2 };
+      for (const [k, data] of Object.entries(files)) writeFileSync(path.join(folder, `${id}.${k}`), data);
+      jobs.push(job.kind === "matmul" ? { id, kind: "matmul", n: job.n, transA: job.transA, transB: job.transB, warmup: row.warmup } : { id, kind: "train", warmup: row.warmup });
+    }
+    if (jobs.length === 0) return;
+    writeFileSync(path.join(folder, "jobs.json"), JSON.stringify(jobs));
+    const threads = os.cpus().length;
+    process.stderr.write(`PyTorch (${python}): ${jobs.length} rows...\n`);
+    const r = spawnSync(python, ["-c", TORCH_SCRIPT, path.join(folder, "jobs.json"), folder, String(threads)], { encoding: "utf8", timeout: 180_000, maxBuffer: 1 << 24 });
+    if (r.status !== 0) {
+      torchFailure = `PyTorch's script failed (${r.error?.message ?? `exit ${r.status}`}): ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" ")}`;
+      return;
+    }
+    const parsed = JSON.parse(r.stdout) as { version: string; threads: number; blas: string; results: Record<string, { one: { medianMs: number; runs: number }; all: { medianMs: number; runs: number } }> };
+    const results: TorchRun["results"] = new Map();
+    for (const row of rows) {
+      const id = row.id.replace(/\//g, "_");
+      const got = parsed.results[id];
+      if (!row.torch || !got) continue;
+      const bytes = readFileSync(path.join(folder, `${id}.out`));
+      results.set(row.id, { ...got, out: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) });
+    }
+    torchRun = { version: parsed.version, threads: parsed.threads, blas: parsed.blas, results };
+    LABEL["torch-all"] = `PyTorch ${parsed.threads} threads`;
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+/** A PyTorch cell: timed already by runTorch; here only its result is checked. */
+function torchCase(row: Row, lib: "torch-1" | "torch-all"): Case {
+  const got = torchRun?.results.get(row.id);
+  if (!got) throw new Error(torchFailure ?? "PyTorch did not run this row");
+  const m = lib === "torch-1" ? got.one : got.all;
+  return { run() {}, output: () => got.out, measured: m, dispose() {} };
+}
+
 // ------------------------------------------------------------------ rows
 
 function matmulRow(n: number, transA = false, transB = false): Row {
@@ -169,9 +329,18 @@ function matmulRow(n: number, transA = false, transB = false): Row {
     higherIsBetter: true,
     toUnit: (ms) => (2 * n ** 3) / (ms * 1e6),
     warmup: n >= 1024 ? 0 : 1,
+    torch: { kind: "matmul", n, transA, transB, a: randomData(n * n, 1 + n), b: randomData(n * n, 2 + n) },
     make(lib) {
       const aData = randomData(n * n, 1 + n);
       const bData = randomData(n * n, 2 + n);
+      if (isTorch(lib)) return torchCase(this, lib);
+      if (lib === "jax-js") {
+        const a = jax.numpy.array(aData).reshape([n, n]);
+        const b = jax.numpy.array(bData).reshape([n, n]);
+        const f = jax.jit((x: jax.Array, y: jax.Array) => jax.numpy.matmul(transA ? x.transpose() : x, transB ? y.transpose() : y));
+        const go = (): ArrayLike<number> => f(a.ref, b.ref).dataSync();
+        return { run: () => void go(), output: go, dispose: () => (a.dispose(), b.dispose(), f.dispose()) };
+      }
       if (isOwn(lib)) {
         const a = crTensor(aData, [n, n]);
         const b = crTensor(bData, [n, n]);
@@ -197,6 +366,7 @@ function elementwiseRow(op: "relu" | "exp" | "add" | "mulRow"): Row {
     toUnit: (ms) => (ms * 1e6) / ELEMS,
     warmup: 2,
     make(lib) {
+      if (!isOwn(lib) && !isTf(lib)) return null;
       const xData = randomData(ELEMS, 11, -2, 2);
       const yShape = op === "mulRow" ? [1024] : [1024, 1024];
       const yData = randomData(op === "mulRow" ? 1024 : ELEMS, 12);
@@ -220,15 +390,17 @@ function elementwiseRow(op: "relu" | "exp" | "add" | "mulRow"): Row {
  * (≈ 40–140 µs/op), which would not fit the time budget; their per-op cost measured flat or
  * rising from 10k to 100k, so the ratio, per op, if anything flatters the peers.
  */
-const CHAIN_OPS: Record<Lib, number> = { "chainrule-js": 100_000, "chainrule-wasm": 100_000, "tfjs-cpu": 10_000, "tfjs-wasm": 10_000 };
+const CHAIN_OPS: Record<Lib, number> = { "chainrule-js": 100_000, "chainrule-wasm": 100_000, "tfjs-cpu": 10_000, "tfjs-wasm": 10_000, "jax-js": 0, "torch-1": 0, "torch-all": 0 };
 const graphRow: Row = {
   id: "graph",
-  name: `graph overhead: chain of ${CHAIN_OPS["chainrule-js"] / 1000}k ops (mul, add alternating) on [4] f32, fwd+bwd, per op (TF.js: ${CHAIN_OPS["tfjs-cpu"] / 1000}k-op chain)`,
+  name: `graph overhead: chain of ${CHAIN_OPS["chainrule-js"] / 1000}k ops (mul, add alternating) on [4] f32, fwd+bwd, per op, CPU time (TF.js: ${CHAIN_OPS["tfjs-cpu"] / 1000}k-op chain)`,
   unit: "µs/op",
+  cpuTime: true,
   higherIsBetter: false,
   toUnit: (ms, lib) => (ms * 1e3) / CHAIN_OPS[lib],
   warmup: 1,
   make(lib) {
+    if (!isOwn(lib) && !isTf(lib)) return null;
     const ops = CHAIN_OPS[lib];
     const xData = randomData(4, 21);
     // Multipliers near 1 keep the products finite; the gradient is exactly ∏ m (the adds drop out).
@@ -268,10 +440,31 @@ const trainRow: Row = {
   higherIsBetter: false,
   toUnit: (ms) => ms,
   warmup: 1,
+  torch: { kind: "train", x: randomData(128 * 784, 31, 0, 1), w1: randomData(784 * 256, 32, -0.05, 0.05), w2: randomData(256 * 10, 33, -0.1, 0.1) },
   make(lib) {
     const xData = randomData(128 * 784, 31, 0, 1);
     const w1Data = randomData(784 * 256, 32, -0.05, 0.05);
     const w2Data = randomData(256 * 10, 33, -0.1, 0.1);
+    if (isTorch(lib)) return torchCase(this, lib);
+    if (lib === "jax-js") {
+      const np = jax.numpy;
+      const x = np.array(xData).reshape([128, 784]);
+      const w1 = np.array(w1Data).reshape([784, 256]);
+      const w2 = np.array(w2Data).reshape([256, 10]);
+      type Params = { w1: jax.Array; w2: jax.Array };
+      const loss = (p: Params, xb: jax.Array): jax.Array => jax.nn.logSoftmax(np.matmul(jax.nn.relu(np.matmul(xb, p.w1)), p.w2), -1).mean();
+      const step = jax.jit(jax.grad(loss));
+      const go = (): Float32Array => {
+        const g = step({ w1: w1.ref, w2: w2.ref }, x.ref) as Params;
+        const d1 = g.w1.dataSync();
+        const d2 = g.w2.dataSync();
+        const out = new Float32Array(d1.length + d2.length);
+        out.set(d1);
+        out.set(d2, d1.length);
+        return out;
+      };
+      return { run: () => void go(), output: go, dispose: () => (x.dispose(), w1.dispose(), w2.dispose(), step.dispose()) };
+    }
     if (isOwn(lib)) {
       const x = crTensor(xData, [128, 784]);
       const w1 = crTensor(w1Data, [784, 256], true);
@@ -326,7 +519,7 @@ const ROWS: Row[] = [
 // ------------------------------------------------------------------ peers
 
 /** Registers the TF.js backends; returns the peers that work and notes on them. */
-async function initPeers(): Promise<{ peers: Peer[]; notes: string[] }> {
+async function initPeers(): Promise<{ peers: Peer[]; notes: string[]; python: string | undefined }> {
   tf.enableProdMode(); // only silences TF.js' console hints ("install tfjs-node")
   const peers: Peer[] = [];
   const notes: string[] = [];
@@ -347,7 +540,22 @@ async function initPeers(): Promise<{ peers: Peer[]; notes: string[] }> {
   } catch (e) {
     notes.push(`TF.js wasm backend unavailable (${e instanceof Error ? e.message : String(e)}); its column is left out.`);
   }
-  return { peers, notes };
+  try {
+    // jax-js checks \`instanceof Float16Array\` when creating arrays; Node 20 has no Float16Array.
+    (globalThis as { Float16Array?: unknown }).Float16Array ??= class Float16Array {};
+    const devices = await jax.init("wasm"); // plain init() fails in Node (no navigator)
+    if (devices.includes("wasm")) {
+      jax.defaultDevice("wasm");
+      peers.push("jax-js");
+      notes.push(`jax-js ${jaxVersion()}: its wasm device, every function under \`jit\` (the training step as jit(grad(loss))); matmul and training rows only.`);
+    } else notes.push("jax-js: its wasm device failed to initialise; its column is left out.");
+  } catch (e) {
+    notes.push(`jax-js unavailable (${e instanceof Error ? e.message : String(e)}); its column is left out.`);
+  }
+  const python = findTorchPython();
+  if (python) peers.push("torch-1", "torch-all");
+  else notes.push("PyTorch: no python3 here imports torch; its columns are left out.");
+  return { peers, notes, python };
 }
 
 // ------------------------------------------------------------------ report
@@ -405,18 +613,19 @@ async function measureRow(row: Row, own: Own[], peers: Peer[], notes: string[]):
   let reference: ArrayLike<number> | undefined;
   for (const lib of [...own, ...peers]) {
     if (isOwn(lib)) cr.setBackend(lib === "chainrule-wasm" ? "wasm" : "js");
-    else await tf.setBackend(lib === "tfjs-cpu" ? "cpu" : "wasm");
+    else if (isTf(lib)) await tf.setBackend(lib === "tfjs-cpu" ? "cpu" : "wasm");
     const tensorsBefore = tf.memory().numTensors;
     let c: Case | undefined;
     try {
-      c = row.make(lib);
+      c = row.make(lib) ?? undefined;
+      if (c === undefined) continue; // not run on this row
       const out = c.output(); // checked, and the first warm-up call
       let relErr: number | undefined;
       if (c.expected) relErr = relDiff(c.expected, out);
       else if (lib === "chainrule-js") reference = Float32Array.from(out);
       // With chainrule js failed there is nothing to compare to: the result is taken as agreeing.
       else relErr = reference ? relDiff(reference, out) : undefined;
-      const t = time(() => c!.run(), row.warmup);
+      const t = c.measured ?? time(() => c!.run(), row.warmup, row.cpuTime ? cpuMs : undefined);
       const m: Measured = { value: row.toUnit(t.medianMs, lib), ...t, ...(relErr === undefined ? {} : { relErr }) };
       got.set(lib, m);
       const against = c.expected ? "the exact result" : "chainrule js";
@@ -486,7 +695,21 @@ async function main(): Promise<void> {
 
   const started = performance.now();
   const loadAtStart = os.loadavg();
-  const { peers, notes } = await initPeers();
+  const { peers: found, notes, python } = await initPeers();
+  let peers = found;
+  if (python) {
+    runTorch(python, rows);
+    if (torchRun) {
+      notes.push(
+        `PyTorch ${torchRun.version} on the CPU (${python}), in a child process: the same data, timed by the same method in Python (time.perf_counter); ` +
+          `1 thread (torch.set_num_threads(1)) and ${torchRun.threads} threads. Matmul and training rows only.` +
+          (torchRun.blas ? ` Its build's BLAS: ${torchRun.blas}` + (/mkl|openblas/i.test(torchRun.blas) ? "." : " (e.g. a distribution build with the reference BLAS, not OpenBLAS or MKL: its matmul is far from what a PyTorch wheel reaches).") : ""),
+      );
+    } else {
+      notes.push(torchFailure ?? "PyTorch did not run.");
+      peers = peers.filter((p) => !isTorch(p));
+    }
+  }
   const own: Own[] = cr.listBackends().includes("wasm") ? ["chainrule-js", "chainrule-wasm"] : ["chainrule-js"];
   if (own.length === 1) notes.unshift("chainrule's wasm backend is unavailable here (no WebAssembly SIMD); its column is left out.");
   const main: Own = own[own.length - 1]!; // the default backend: wasm where it exists
@@ -527,7 +750,7 @@ async function main(): Promise<void> {
     "",
     ...lines,
     "",
-    `Medians of ≥ ${MIN_RUNS} timed runs after warm-up; all libraries in one process, on one thread. ↑ higher is better, ↓ lower is better.`,
+    `Medians of ≥ ${MIN_RUNS} timed runs after warm-up (wall time; the graph row: the process's CPU time, GC threads included); chainrule, TF.js and jax-js in one process, on one thread; PyTorch in a child process, on 1 thread and on all. ↑ higher is better, ↓ lower is better.`,
     `${LABEL[main]} vs best peer = its cost ÷ the fastest agreeing peer's cost for the same work (time ÷ time; for GFLOP/s, peer GFLOP/s ÷ chainrule GFLOP/s):`,
     `above 1 chainrule is slower, below 1 it is faster. Results are checked first (against chainrule js, or an exact result); one differing by more than ${MAX_REL_ERR} (relative) is flagged and never used for a ratio.`,
     "",

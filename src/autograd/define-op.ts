@@ -2,7 +2,7 @@ import { AnomalyError } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { isFloat } from "../tensor/dtype.js";
 import { getCapture, isAnomalyEnabled, isGradEnabled, setGradEnabled } from "./mode.js";
-import { Context, Node, type OpDef } from "./node.js";
+import { INERT_CONTEXT, Node, needsGradFlags, type OpContext, type OpDef } from "./node.js";
 import { findNonFinite, userFrame } from "./anomaly.js";
 
 /**
@@ -25,17 +25,18 @@ import { findNonFinite, userFrame } from "./anomaly.js";
  * });
  */
 export function defineOp<Args extends unknown[], Saved = unknown>(def: OpDef<Args, Saved>): (...args: Args) => Tensor {
+  const op = def as unknown as OpDef<never, unknown>;
   const apply = (...args: Args): Tensor => {
     const inputs = collectInputs(args);
     let record = false;
-    if (isGradEnabled()) for (const t of inputs) if (t.requiresGrad) record = true;
-    // Without recording (inference, or backward without createGraph) nothing is saved, so
-    // forward gets a shared context whose save() discards: no per-op bookkeeping.
-    const ctx = record ? new Context<Saved>(inputs.map((t) => t.requiresGrad), def.name) : (INERT as Context<Saved>);
+    if (isGradEnabled()) for (let i = 0; i < inputs.length; i++) if (inputs[i]!.requiresGrad) record = true;
+    // The node is the op's context. Without recording (inference, or backward without
+    // createGraph) nothing is saved, so forward gets a shared context whose save() discards.
+    const node = record ? new Node(op, inputs, needsGradFlags(inputs)) : undefined;
     const previous = setGradEnabled(false);
     let out: Tensor;
     try {
-      out = def.forward(ctx, ...args);
+      out = def.forward((node ?? INERT_CONTEXT) as OpContext<Saved>, ...args);
     } finally {
       setGradEnabled(previous);
     }
@@ -44,20 +45,16 @@ export function defineOp<Args extends unknown[], Saved = unknown>(def: OpDef<Arg
     const anomaly = isAnomalyEnabled();
     if (anomaly) checkForward(def.name, inputs, out);
     // Integer and bool outputs (argmax, masks, casts to int) carry no gradient.
-    if (record && isFloat(out.dtype)) {
-      out.requiresGrad = true;
-      out.gradFn = new Node(
-        def as unknown as OpDef<never, unknown>,
-        inputs,
-        ctx as Context<unknown>,
-        out.shape,
-        out.dtype,
-        def.describe?.(...args),
-        anomaly ? userFrame(new Error().stack) : undefined,
-      );
+    if (node !== undefined && isFloat(out.dtype)) {
+      node.outputShape = out.shape;
+      node.outputDType = out.dtype;
+      if (def.describe !== undefined) node.params = def.describe(...args);
+      if (anomaly) node.createdAt = userFrame(new Error().stack);
       // Only inside `scope`/`withGraphValues`: the scope path, for pictures.
       const capture = getCapture();
-      if (capture !== null) out.gradFn.trace = { scopes: capture.scopes, values: capture.values, pass: 0, visit: 0, gradOut: undefined, inputGrads: undefined };
+      if (capture !== null) node.trace = { scopes: capture.scopes, values: capture.values, pass: 0, visit: 0, gradOut: undefined, inputGrads: undefined };
+      out.requiresGrad = true;
+      out.gradFn = node;
     }
     return out;
   };
@@ -65,15 +62,26 @@ export function defineOp<Args extends unknown[], Saved = unknown>(def: OpDef<Arg
   return apply;
 }
 
-const INERT = new Context<unknown>([], "(not recorded)");
-INERT.save = () => {};
-
-/** Tensor arguments (top level, or inside an array argument), in order. */
-function collectInputs(args: readonly unknown[]): Tensor[] {
-  const inputs: Tensor[] = [];
+/**
+ * Tensor arguments (top level, or inside an array argument), in order. The array is kept by the
+ * node, so it is allocated at its exact size (an array grown by push reserves 17 slots); when
+ * every argument is a tensor, the rest-argument array itself is used.
+ */
+function collectInputs(args: unknown[]): Tensor[] {
+  let count = 0;
+  let nested = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a instanceof Tensor) count++;
+    else if (Array.isArray(a)) nested = true;
+  }
+  if (!nested && count === args.length) return args as Tensor[];
+  if (nested) for (const a of args) if (Array.isArray(a)) for (const t of a) if (t instanceof Tensor) count++;
+  const inputs = new Array<Tensor>(count);
+  let k = 0;
   for (const a of args) {
-    if (a instanceof Tensor) inputs.push(a);
-    else if (Array.isArray(a)) for (const t of a) if (t instanceof Tensor) inputs.push(t);
+    if (a instanceof Tensor) inputs[k++] = a;
+    else if (Array.isArray(a)) for (const t of a) if (t instanceof Tensor) inputs[k++] = t;
   }
   return inputs;
 }

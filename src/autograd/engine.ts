@@ -116,7 +116,7 @@ export function runBackward(root: Tensor, gradient: Tensor, options: BackwardOpt
       const anomalyBefore = anomaly ? setDetectAnomaly(false) : false;
       let inputGrads: InputGrads;
       try {
-        inputGrads = node.op.backward(node.ctx, gradOut);
+        inputGrads = node.op.backward(node, gradOut);
       } finally {
         if (anomaly) setDetectAnomaly(anomalyBefore);
       }
@@ -125,7 +125,7 @@ export function runBackward(root: Tensor, gradient: Tensor, options: BackwardOpt
         const input = inputs[i]!;
         let g = input.requiresGrad ? inputGrads[i] : null;
         if (g) {
-          if (!shapesEqual(g.shape, input.shape)) g = sumToShape(g, input.shape, node.op.name);
+          if (g.shape !== input.shape && !shapesEqual(g.shape, input.shape)) g = sumToShape(g, input.shape, node.op.name);
           if (g.dtype !== input.dtype) g = g.to(input.dtype);
           if (anomaly) checkBackward(node, i, g);
           if (sent !== undefined) sent[i] = g;

@@ -56,21 +56,35 @@ export interface NodeTrace {
 
 let nextNodeId = 1;
 
-/** A recorded application of an op: one node of the computational graph. */
-export class Node {
+/** What a node holds before forward calls ctx.save(). */
+const NOTHING_SAVED: unique symbol = Symbol("nothing saved");
+
+/**
+ * A recorded application of an op: one node of the computational graph. It is also the op's
+ * context (`ctx` in forward and backward): one object per op, not two, since a long chain of
+ * small ops spends most of its time allocating and collecting these.
+ */
+export class Node<Saved = unknown> implements OpContext<Saved> {
   readonly id = nextNodeId++;
   /** Set by backward without retainGraph: the saved values are gone. */
   released = false;
-  /** Where the op was called from (only recorded under detectAnomaly). */
-  readonly createdAt: string | undefined;
   /** The output tensor, kept only when it asked for its gradient (`retainGrad()`). */
-  retainedOutput: Tensor | undefined;
+  retainedOutput: Tensor | undefined = undefined;
   /** @internal Engine bookkeeping for the backward pass that last visited this node. */
   pass = 0;
   /** @internal Edges through which gradient has yet to arrive in that pass. */
   pendingEdges = 0;
   /** @internal Gradient summed so far in that pass. */
   pendingGrad: Tensor | undefined = undefined;
+  /** Shape of the op's output (set once forward has run). */
+  outputShape: readonly number[] = NO_DIMS;
+  /** Dtype of the op's output (set once forward has run). */
+  outputDType: DType = "float32";
+  /** The op's non-tensor arguments, from its `describe` (optional). */
+  params: Record<string, unknown> | undefined = undefined;
+  /** Where the op was called from (only recorded under detectAnomaly). */
+  createdAt: string | undefined = undefined;
+  private savedValue: Saved | typeof NOTHING_SAVED = NOTHING_SAVED;
   /** Capture data (see NodeTrace); not a field of ordinary nodes, so they cost nothing more. */
   declare trace: NodeTrace | undefined;
 
@@ -78,13 +92,18 @@ export class Node {
     readonly op: OpDef<never, unknown>,
     /** Tensor inputs, in argument order. */
     public inputs: readonly Tensor[],
-    readonly ctx: Context<unknown>,
-    readonly outputShape: readonly number[],
-    readonly outputDType: DType,
-    readonly params: Record<string, unknown> | undefined,
-    createdAt: string | undefined,
-  ) {
-    this.createdAt = createdAt;
+    /** One flag per tensor input: false where that input needs no gradient. */
+    readonly needsInputGrad: readonly boolean[],
+  ) {}
+
+  save(saved: Saved): void {
+    this.savedValue = saved;
+  }
+
+  get saved(): Saved {
+    if (this.released) throw new GraphError(`${this.op.name}: its saved values were released by an earlier backward().`);
+    if (this.savedValue === NOTHING_SAVED) throw new GraphError(`${this.op.name}: backward reads ctx.saved but forward never called ctx.save().`);
+    return this.savedValue;
   }
 
   /**
@@ -93,33 +112,34 @@ export class Node {
    */
   release(): void {
     this.released = true;
-    this.ctx.release();
-    if (this.trace === undefined || !this.trace.values) this.inputs = [];
+    this.savedValue = NOTHING_SAVED;
+    if (this.trace === undefined || !this.trace.values) this.inputs = NO_INPUTS;
   }
 }
 
-export class Context<Saved> implements OpContext<Saved> {
-  private value: Saved | undefined;
-  private hasValue = false;
-  private releasedBy: string | undefined;
+const NO_DIMS: readonly number[] = Object.freeze([]);
+const NO_INPUTS: readonly Tensor[] = Object.freeze([]);
+const NO_FLAGS: readonly boolean[] = Object.freeze([]);
 
-  constructor(readonly needsInputGrad: readonly boolean[], private readonly opName: string) {}
+/** Shared needsInputGrad arrays for up to 4 inputs, indexed [count][bit mask]. */
+const FLAGS: (readonly boolean[])[][] = [0, 1, 2, 3, 4].map((n) =>
+  Array.from({ length: 1 << n }, (_, mask) => Object.freeze(Array.from({ length: n }, (_, i) => (mask & (1 << i)) !== 0))),
+);
 
-  save(saved: Saved): void {
-    this.value = saved;
-    this.hasValue = true;
-  }
-
-  get saved(): Saved {
-    if (this.releasedBy) {
-      throw new GraphError(this.releasedBy);
-    }
-    if (!this.hasValue) throw new GraphError(`${this.opName}: backward reads ctx.saved but forward never called ctx.save().`);
-    return this.value as Saved;
-  }
-
-  release(): void {
-    this.value = undefined;
-    this.releasedBy = `${this.opName}: its saved values were released by an earlier backward().`;
-  }
+/** `inputs.map((t) => t.requiresGrad)`, shared (not allocated) for the usual 1 to 4 inputs. */
+export function needsGradFlags(inputs: readonly Tensor[]): readonly boolean[] {
+  const n = inputs.length;
+  if (n > 4) return inputs.map((t) => t.requiresGrad);
+  let mask = 0;
+  for (let i = 0; i < n; i++) if (inputs[i]!.requiresGrad) mask |= 1 << i;
+  return FLAGS[n]![mask]!;
 }
+
+/** The context forward gets when nothing is recorded: save() discards, nothing needs a gradient. */
+export const INERT_CONTEXT: OpContext<unknown> = {
+  needsInputGrad: NO_FLAGS,
+  save() {},
+  get saved(): never {
+    throw new GraphError("ctx.saved: this op was not recorded (no input requires grad, or grad mode is off), so nothing was saved.");
+  },
+};

@@ -1,6 +1,6 @@
 import { getBackend, type BinaryOp, type UnaryOp } from "../backend/index.js";
 import { DTypeError } from "../errors.js";
-import { allocate, isFloat, promoteTypes, type DType } from "../tensor/dtype.js";
+import { allocate, isFloat, promoteTypes, type DType, type Storage } from "../tensor/dtype.js";
 import { broadcastShapes, broadcastStrides, shapesEqual, sizeOf } from "../tensor/shape.js";
 import { Tensor, assertTensor, type TensorLike } from "../tensor/tensor.js";
 
@@ -50,10 +50,45 @@ export function binaryOperands(op: string, a: TensorLike, b: TensorLike, minimum
   return [ta, tb, dtype];
 }
 
+/** Outputs of at most this many bytes are carved out of a shared slab (see allocateOutput). */
+const SMALL_BYTES = 64;
+const SLAB_BYTES = 4096;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * A zeroed array for an op's output. Tiny ones (≤ 64 bytes) are views into a shared 4 KiB
+ * slab instead of arrays of their own: V8 gives every `new Float32Array(n)` its own
+ * ArrayBuffer, which makes a tiny tensor cost 3–4× as much to create and to collect, and a
+ * graph of many small ops is dominated by that. Slab space is never reused (so it stays zeroed),
+ * and a slab is freed once no view into it is alive: at worst a long-lived tiny tensor keeps
+ * 4 KiB alive.
+ */
+export function allocateOutput(dtype: DType, n: number): Storage {
+  const bytes = dtype === "float64" ? 8 * n : dtype === "bool" ? n : 4 * n;
+  if (bytes > SMALL_BYTES || n === 0) return allocate(dtype, n);
+  if (slabUsed + bytes > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const offset = slabUsed;
+  slabUsed += (bytes + 7) & ~7; // keeps every view 8-byte aligned (float64 needs it)
+  switch (dtype) {
+    case "float32":
+      return new Float32Array(slab, offset, n);
+    case "float64":
+      return new Float64Array(slab, offset, n);
+    case "int32":
+      return new Int32Array(slab, offset, n);
+    case "bool":
+      return new Uint8Array(slab, offset, n);
+  }
+}
+
 /** Runs a unary kernel into a new tensor of `dtype`. */
 export function mapUnary(x: Tensor, op: UnaryOp, dtype: DType = x.dtype, p0?: number, p1?: number): Tensor {
   const src = x.dtype === dtype || !isFloat(dtype) ? x : x.to(dtype);
-  const out = allocate(dtype, x.size);
+  const out = allocateOutput(dtype, x.size);
   getBackend().unary(op, src.data, out, p0, p1);
   return Tensor.fromStorage(out, x.shape, dtype);
 }
@@ -70,14 +105,16 @@ export function binaryShape(name: string, a: Tensor, b: Tensor): readonly number
 export function mapBinary(name: string, op: BinaryOp, a: Tensor, b: Tensor, dtype: DType): Tensor {
   const shape = binaryShape(name, a, b);
   const n = sizeOf(shape);
-  const out = allocate(dtype, n);
-  const direct = (t: Tensor): boolean => t.size === n || t.size === 1;
+  const out = allocateOutput(dtype, n);
+  // Strides only where an operand is broadcast along some axes (not same-size, not a scalar).
+  const aSize = a.size;
+  const bSize = b.size;
   getBackend().binary(
     op,
     a.data,
-    direct(a) ? undefined : broadcastStrides(a.shape, shape),
+    aSize === n || aSize === 1 ? undefined : broadcastStrides(a.shape, shape),
     b.data,
-    direct(b) ? undefined : broadcastStrides(b.shape, shape),
+    bSize === n || bSize === 1 ? undefined : broadcastStrides(b.shape, shape),
     out,
     shape,
   );

@@ -175,8 +175,13 @@ function createWasmBackend(k: KernelExports): Backend {
 
     unary(op: UnaryOp, x: Storage, out: Storage, p0?: number, p1?: number): void {
       const n = x.length;
+      // Tiny arrays never touch WebAssembly: the copies in and out would cost more than the kernel.
+      if (n < wasmTuning.minElements) {
+        jsBackend.unary(op, x, out, p0, p1);
+        return;
+      }
       const code = isF32(x) && isF32(out) ? UNARY_F32[op] : isF64(x) && isF64(out) ? UNARY_F64[op] : undefined;
-      if (code === undefined || n < wasmTuning.minElements || out.length !== n) {
+      if (code === undefined || out.length !== n) {
         jsBackend.unary(op, x, out, p0, p1);
         return;
       }
@@ -192,11 +197,16 @@ function createWasmBackend(k: KernelExports): Backend {
 
     binary(op, a, aStrides, b, bStrides, out, outShape): void {
       const n = out.length;
+      // Tiny arrays never touch WebAssembly: the copies in and out would cost more than the kernel.
+      if (n < wasmTuning.minElements) {
+        jsBackend.binary(op, a, aStrides, b, bStrides, out, outShape);
+        return;
+      }
       const sameFloat = (isF32(a) && isF32(b)) || (isF64(a) && isF64(b));
       const arith = ARITH[op];
       const cmp = COMPARE[op];
       const fits = arith !== undefined ? out.constructor === a.constructor : cmp !== undefined && out instanceof Uint8Array;
-      if (!sameFloat || !fits || n < wasmTuning.minElements) {
+      if (!sameFloat || !fits) {
         jsBackend.binary(op, a, aStrides, b, bStrides, out, outShape);
         return;
       }
