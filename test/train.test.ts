@@ -475,6 +475,12 @@ describe("Trainer: checkpoints and exact resume", () => {
     const same = nn.mlp([2, 8, 3]);
     const opt2 = new optim.SGD(same.parameters(), { lr: 0.1 });
     expect(() => Trainer.resume(path, quietOptions({ model: same, loss: ce, optimizer: opt2, trainLoader, epochs: 2, scheduler: new optim.StepLR(opt2, { stepSize: 1 }) }))).toThrow(/written without one/);
+    // All or nothing: an optimizer state that is refused leaves the model's weights as they were.
+    const fresh = nn.mlp([2, 8, 3]);
+    const before = fresh.stateDict()["0.weight"]!.toArray();
+    const adam = new optim.Adam(fresh.parameters());
+    expect(() => Trainer.resume(path, quietOptions({ model: fresh, loss: ce, optimizer: adam, trainLoader, epochs: 2 }))).toThrow();
+    expect(fresh.stateDict()["0.weight"]!.toArray()).toEqual(before);
     // A finished run resumed with the same epochs does nothing more.
     const done = Trainer.resume(path, quietOptions({ model: same, loss: ce, optimizer: new optim.SGD(same.parameters(), { lr: 0.1 }), trainLoader, epochs: 1 }));
     expect(done.fit().epochs).toHaveLength(1);

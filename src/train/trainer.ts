@@ -347,10 +347,20 @@ export class Trainer {
     if (meta.rng.modules.length !== generators.length) {
       throw new ValueError(`${op}: the checkpoint holds ${meta.rng.modules.length} module generator state(s) but this model has ${generators.length} Generator(s) (e.g. Dropout({ generator })); build the model the same way.`);
     }
-    // Check the weights fit before changing anything.
-    this.model.loadStateDict(ck.model);
-    this.optimizer.loadStateDict(ck.optimizer);
-    if (this.scheduler && meta.scheduler) this.scheduler.loadStateDict(meta.scheduler);
+    // All or nothing: if any part is refused, what was already loaded is put back.
+    const modelBefore = Object.fromEntries(Object.entries(this.model.stateDict()).map(([k, t]) => [k, t.clone()]));
+    const optimizerBefore = this.optimizer.stateDict();
+    const schedulerBefore = this.scheduler?.stateDict();
+    try {
+      this.model.loadStateDict(ck.model);
+      this.optimizer.loadStateDict(ck.optimizer);
+      if (this.scheduler && meta.scheduler) this.scheduler.loadStateDict(meta.scheduler);
+    } catch (e) {
+      this.model.loadStateDict(modelBefore);
+      this.optimizer.loadStateDict(optimizerBefore);
+      if (this.scheduler && schedulerBefore) this.scheduler.loadStateDict(schedulerBefore);
+      throw e;
+    }
     if (meta.trainLoader !== undefined && this.trainLoader.loadStateDict) this.trainLoader.loadStateDict(meta.trainLoader as never);
     if (meta.valLoader !== undefined && this.valLoader?.loadStateDict) this.valLoader.loadStateDict(meta.valLoader as never);
     const h = meta.history;
