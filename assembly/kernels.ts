@@ -597,7 +597,7 @@ function packAcrossF32(dst: usize, src: usize, ld: i32, count: i32, kb: i32, W: 
 
 /** Writes (or adds, when accumulating) one 4×8 tile, or its rows×cols corner at an edge. */
 // @ts-ignore: decorator
-@inline function storeTileF32(c: usize, ldc: usize, rows: i32, cols: i32, acc: bool,
+@inline function storeTileF32(c: usize, ldc: usize, rows: i32, cols: i32, acc: bool, edge: usize,
   c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128): void {
   if (rows == 4 && cols == 8) {
     if (acc) {
@@ -613,13 +613,13 @@ function packAcrossF32(dst: usize, src: usize, ld: i32, count: i32, kb: i32, W: 
     }
     return;
   }
-  v128.store(EDGE, c00); v128.store(EDGE, c01, 16);
-  v128.store(EDGE, c10, 32); v128.store(EDGE, c11, 48);
-  v128.store(EDGE, c20, 64); v128.store(EDGE, c21, 80);
-  v128.store(EDGE, c30, 96); v128.store(EDGE, c31, 112);
+  v128.store(edge, c00); v128.store(edge, c01, 16);
+  v128.store(edge, c10, 32); v128.store(edge, c11, 48);
+  v128.store(edge, c20, 64); v128.store(edge, c21, 80);
+  v128.store(edge, c30, 96); v128.store(edge, c31, 112);
   for (let r = 0; r < rows; r++, c += ldc) {
     for (let j = 0; j < cols; j++) {
-      const v = load<f32>(EDGE + ((<usize>(r * 8 + j)) << 2));
+      const v = load<f32>(edge + ((<usize>(r * 8 + j)) << 2));
       const at = c + (<usize>j << 2);
       store<f32>(at, acc ? load<f32>(at) + v : v);
     }
@@ -627,7 +627,7 @@ function packAcrossF32(dst: usize, src: usize, ld: i32, count: i32, kb: i32, W: 
 }
 
 /** One 4×8 tile of C from an A panel [kb][4] and a B panel [kb][8]. */
-function kernelF32(pa: usize, pb: usize, kb: i32, c: usize, ldc: usize, rows: i32, cols: i32, acc: bool): void {
+function kernelF32(pa: usize, pb: usize, kb: i32, c: usize, ldc: usize, rows: i32, cols: i32, acc: bool, edge: usize): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   for (let p = 0; p < kb; p++, pa += 16, pb += 32) {
@@ -646,7 +646,7 @@ function kernelF32(pa: usize, pb: usize, kb: i32, c: usize, ldc: usize, rows: i3
     c30 = f32x4.add(c30, f32x4.mul(a, b0));
     c31 = f32x4.add(c31, f32x4.mul(a, b1));
   }
-  storeTileF32(c, ldc, rows, cols, acc, c00, c01, c10, c11, c20, c21, c30, c31);
+  storeTileF32(c, ldc, rows, cols, acc, edge, c00, c01, c10, c11, c20, c21, c30, c31);
 }
 
 /**
@@ -654,30 +654,63 @@ function kernelF32(pa: usize, pb: usize, kb: i32, c: usize, ldc: usize, rows: i3
  * C is [m,n]; pa/pb are packing buffers of MC·KC and ceil(n/8)·8·KC floats.
  */
 export function gemmF32(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, pa: usize, pb: usize): void {
-  if (m == 0 || n == 0) return;
+  gemmRowsF32(a, b, c, m, k, n, transA, transB, pa, pb, EDGE, 0, m, false);
+}
+
+/**
+ * Packs op(B) whole, as gemmRowsF32 with `packed` reads it: the block of KC steps from pc at
+ * pb + pc·ceil(n/8)·8 floats, its panels as gemmF32 packs them. Only panels jp0 ≤ jp < jp1, so
+ * that threads can share the work.
+ */
+export function packBF32(b: usize, k: i32, n: i32, transB: bool, pb: usize, jp0: i32, jp1: i32): void {
+  const nr = ((n + 7) >> 3) << 3;
+  const c0 = jp0 << 3;
+  const c1 = min(n, jp1 << 3);
+  if (c1 <= c0) return;
+  for (let pc = 0; pc < k; pc += KC) {
+    const kb = min(KC, k - pc);
+    const dst = pb + ((<usize>pc * <usize>nr) << 2) + ((<usize>jp0 * <usize>kb) << 5);
+    if (transB) packAcrossF32(dst, b + ((<usize>c0 * <usize>k + <usize>pc) << 2), k, c1 - c0, kb, 8);
+    else packAlongF32(dst, b + ((<usize>pc * <usize>n + <usize>c0) << 2), n, c1 - c0, kb, 8);
+  }
+}
+
+/**
+ * Rows r0 ≤ i < r1 of C = op(A)·op(B), float32, as gemmF32 computes them (every element of C
+ * runs through the same additions in the same order whichever rows a call covers, so threads
+ * that split the rows of C produce the 1-thread result bit for bit). `edge` is 128 bytes of
+ * scratch for the tiles at the matrix edge: each thread passes its own. With `packed`, pb holds
+ * all of op(B) packed by packBF32 (shared by the threads) and b is not read.
+ */
+export function gemmRowsF32(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, pa: usize, pb: usize, edge: usize, r0: i32, r1: i32, packed: bool): void {
+  if (r1 <= r0 || n == 0) return;
   const ldc = <usize>n << 2;
   if (k == 0) {
-    memory.fill(c, 0, <usize>m * ldc);
+    memory.fill(c + <usize>r0 * ldc, 0, <usize>(r1 - r0) * ldc);
     return;
   }
   const nPanels = (n + 7) >> 3;
   for (let pc = 0; pc < k; pc += KC) {
     const kb = min(KC, k - pc);
-    // op(B)(p, j): B[(pc+p)·n + j], or B[j·k + pc + p] when transposed.
-    if (transB) packAcrossF32(pb, b + (<usize>pc << 2), k, n, kb, 8);
-    else packAlongF32(pb, b + ((<usize>pc * <usize>n) << 2), n, n, kb, 8);
-    for (let ic = 0; ic < m; ic += MC) {
-      const mb = min(MC, m - ic);
+    // op(B)(p, j): B[(pc+p)·n + j], or B[j·k + pc + p] when transposed; with `packed`, pb holds
+    // every block already (packBF32) and b is not read.
+    const pbb = packed ? pb + ((<usize>pc * <usize>(nPanels << 3)) << 2) : pb;
+    if (!packed) {
+      if (transB) packAcrossF32(pb, b + (<usize>pc << 2), k, n, kb, 8);
+      else packAlongF32(pb, b + ((<usize>pc * <usize>n) << 2), n, n, kb, 8);
+    }
+    for (let ic = r0; ic < r1; ic += MC) {
+      const mb = min(MC, r1 - ic);
       // op(A)(i, p): A[(ic+i)·k + pc + p], or A[(pc+p)·m + ic + i] when transposed.
       if (transA) packAlongF32(pa, a + ((<usize>pc * <usize>m + <usize>ic) << 2), m, mb, kb, 4);
       else packAcrossF32(pa, a + ((<usize>ic * <usize>k + <usize>pc) << 2), k, mb, kb, 4);
       const mPanels = (mb + 3) >> 2;
       for (let jp = 0; jp < nPanels; jp++) {
         const cols = min(8, n - (jp << 3));
-        const bp = pb + ((<usize>jp * <usize>kb) << 5);
+        const bp = pbb + ((<usize>jp * <usize>kb) << 5);
         let cp = c + <usize>ic * ldc + (<usize>jp << 5);
         for (let ip = 0; ip < mPanels; ip++, cp += ldc << 2) {
-          kernelF32(pa + ((<usize>ip * <usize>kb) << 4), bp, kb, cp, ldc, min(4, mb - (ip << 2)), cols, pc > 0);
+          kernelF32(pa + ((<usize>ip * <usize>kb) << 4), bp, kb, cp, ldc, min(4, mb - (ip << 2)), cols, pc > 0, edge);
         }
       }
     }
@@ -701,7 +734,7 @@ function packF64(dst: usize, src: usize, si: i32, sp: i32, count: i32, kb: i32):
 }
 
 /** One 4×4 float64 tile of C from an A panel [kb][4] and a B panel [kb][4]. */
-function kernelF64(pa: usize, pb: usize, kb: i32, c: usize, ldc: usize, rows: i32, cols: i32, acc: bool): void {
+function kernelF64(pa: usize, pb: usize, kb: i32, c: usize, ldc: usize, rows: i32, cols: i32, acc: bool, edge: usize): void {
   let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c10 = f64x2.splat(0), c11 = f64x2.splat(0);
   let c20 = f64x2.splat(0), c21 = f64x2.splat(0), c30 = f64x2.splat(0), c31 = f64x2.splat(0);
   for (let p = 0; p < kb; p++, pa += 32, pb += 32) {
@@ -734,13 +767,13 @@ function kernelF64(pa: usize, pb: usize, kb: i32, c: usize, ldc: usize, rows: i3
     }
     return;
   }
-  v128.store(EDGE, c00); v128.store(EDGE, c01, 16);
-  v128.store(EDGE, c10, 32); v128.store(EDGE, c11, 48);
-  v128.store(EDGE, c20, 64); v128.store(EDGE, c21, 80);
-  v128.store(EDGE, c30, 96); v128.store(EDGE, c31, 112);
+  v128.store(edge, c00); v128.store(edge, c01, 16);
+  v128.store(edge, c10, 32); v128.store(edge, c11, 48);
+  v128.store(edge, c20, 64); v128.store(edge, c21, 80);
+  v128.store(edge, c30, 96); v128.store(edge, c31, 112);
   for (let r = 0; r < rows; r++, c += ldc) {
     for (let j = 0; j < cols; j++) {
-      const v = load<f64>(EDGE + ((<usize>(r * 4 + j)) << 3));
+      const v = load<f64>(edge + ((<usize>(r * 4 + j)) << 3));
       const at = c + (<usize>j << 3);
       store<f64>(at, acc ? load<f64>(at) + v : v);
     }
@@ -749,28 +782,50 @@ function kernelF64(pa: usize, pb: usize, kb: i32, c: usize, ldc: usize, rows: i3
 
 /** C = op(A)·op(B), float64 (as gemmF32; pa/pb hold MC·KC and ceil(n/4)·4·KC doubles). */
 export function gemmF64(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, pa: usize, pb: usize): void {
-  if (m == 0 || n == 0) return;
+  gemmRowsF64(a, b, c, m, k, n, transA, transB, pa, pb, EDGE, 0, m, false);
+}
+
+/** packBF32 for float64: blocks at pb + pc·ceil(n/4)·4 doubles, panels of 4 columns. */
+export function packBF64(b: usize, k: i32, n: i32, transB: bool, pb: usize, jp0: i32, jp1: i32): void {
+  const nr = ((n + 3) >> 2) << 2;
+  const c0 = jp0 << 2;
+  const c1 = min(n, jp1 << 2);
+  if (c1 <= c0) return;
+  for (let pc = 0; pc < k; pc += KC) {
+    const kb = min(KC, k - pc);
+    const dst = pb + ((<usize>pc * <usize>nr) << 3) + ((<usize>jp0 * <usize>kb) << 5);
+    if (transB) packF64(dst, b + ((<usize>c0 * <usize>k + <usize>pc) << 3), k, 1, c1 - c0, kb);
+    else packF64(dst, b + ((<usize>pc * <usize>n + <usize>c0) << 3), 1, n, c1 - c0, kb);
+  }
+}
+
+/** Rows r0 ≤ i < r1 of C, float64 (as gemmRowsF32). */
+export function gemmRowsF64(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, pa: usize, pb: usize, edge: usize, r0: i32, r1: i32, packed: bool): void {
+  if (r1 <= r0 || n == 0) return;
   const ldc = <usize>n << 3;
   if (k == 0) {
-    memory.fill(c, 0, <usize>m * ldc);
+    memory.fill(c + <usize>r0 * ldc, 0, <usize>(r1 - r0) * ldc);
     return;
   }
   const nPanels = (n + 3) >> 2;
   for (let pc = 0; pc < k; pc += KC) {
     const kb = min(KC, k - pc);
-    if (transB) packF64(pb, b + (<usize>pc << 3), k, 1, n, kb);
-    else packF64(pb, b + ((<usize>pc * <usize>n) << 3), 1, n, n, kb);
-    for (let ic = 0; ic < m; ic += MC) {
-      const mb = min(MC, m - ic);
+    const pbb = packed ? pb + ((<usize>pc * <usize>(nPanels << 2)) << 3) : pb;
+    if (!packed) {
+      if (transB) packF64(pb, b + (<usize>pc << 3), k, 1, n, kb);
+      else packF64(pb, b + ((<usize>pc * <usize>n) << 3), 1, n, n, kb);
+    }
+    for (let ic = r0; ic < r1; ic += MC) {
+      const mb = min(MC, r1 - ic);
       if (transA) packF64(pa, a + ((<usize>pc * <usize>m + <usize>ic) << 3), 1, m, mb, kb);
       else packF64(pa, a + ((<usize>ic * <usize>k + <usize>pc) << 3), k, 1, mb, kb);
       const mPanels = (mb + 3) >> 2;
       for (let jp = 0; jp < nPanels; jp++) {
         const cols = min(4, n - (jp << 2));
-        const bp = pb + ((<usize>jp * <usize>kb) << 5);
+        const bp = pbb + ((<usize>jp * <usize>kb) << 5);
         let cp = c + <usize>ic * ldc + (<usize>jp << 5);
         for (let ip = 0; ip < mPanels; ip++, cp += ldc << 2) {
-          kernelF64(pa + ((<usize>ip * <usize>kb) << 5), bp, kb, cp, ldc, min(4, mb - (ip << 2)), cols, pc > 0);
+          kernelF64(pa + ((<usize>ip * <usize>kb) << 5), bp, kb, cp, ldc, min(4, mb - (ip << 2)), cols, pc > 0, edge);
         }
       }
     }

@@ -7,7 +7,8 @@
  *   npm run bench -- matmul           # rows whose id contains "matmul" (case-insensitive;
  *   npm run bench -- relu graph       #   several words select rows matching any of them)
  *
- * Row ids: matmul/128 … matmul/1024, matmul/512/transA, matmul/512/transB, elementwise/relu,
+ * Row ids: matmul/128 … matmul/2048, matmul/512/threads … matmul/2048/threads (chainrule wasm
+ * on all cores, setNumThreads), matmul/512/transA, matmul/512/transB, elementwise/relu,
  * elementwise/exp, elementwise/add, elementwise/mulRow, graph, train.
  *
  * Prints one markdown table on stdout (progress goes to stderr) and writes the same report,
@@ -19,7 +20,7 @@
  * chainrule's JS-backend result, or an exact reference where there is one), so a row never
  * compares two different computations; that call is also the first warm-up. Then `warmup` more
  * warm-up calls, then ≥ 5 timed calls (performance.now), and the median is reported. Every
- * library runs on one thread: chainrule's JS backend (plain TypeScript) and wasm backend
+ * library runs on one thread (but chainrule wasm in the matmul/…/threads rows): chainrule's JS backend (plain TypeScript) and wasm backend
  * (WebAssembly SIMD, chainrule's default), TF.js' cpu backend (plain JS) and TF.js' wasm backend
  * (XNNPACK, SIMD when the runtime has it; its multithreaded build is not used in Node), jax-js on its
  * wasm device with every function under jit. PyTorch runs the same data in Python, timed by the
@@ -37,8 +38,14 @@ import * as jax from "@jax-js/jax";
 // A relative path, so the esbuild bundle includes these files (the packages stay external).
 import "../node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js";
 import * as cr from "../src/index.js";
+import { enableNodeThreads } from "../src/backend/wasm/threads-node.js";
 
 const require = createRequire(import.meta.url);
+// chainrule's worker threads (what "chainrule/node" registers); every row runs on 1 thread but
+// the "all threads" matmul rows, which set CORES around each call.
+enableNodeThreads();
+cr.setNumThreads(1);
+const CORES = os.availableParallelism();
 // Run from the repository root (npm run bench); the bundle lives in bench/.build/.
 const here = path.resolve("bench");
 
@@ -320,17 +327,27 @@ function torchCase(row: Row, lib: "torch-1" | "torch-all"): Case {
 
 // ------------------------------------------------------------------ rows
 
-function matmulRow(n: number, transA = false, transB = false): Row {
+/**
+ * matmul f32 [n,n]·[n,n]. `threads` "all": chainrule wasm on every core (setNumThreads(CORES)
+ * around each call), checked bit for bit against its own 1-thread result, next to PyTorch on all
+ * threads; the other peers run one thread only and have no cell there.
+ */
+function matmulRow(n: number, transA = false, transB = false, threads: "one" | "all" = "one"): Row {
   const flag = transA ? "transA" : transB ? "transB" : "";
+  const all = threads === "all";
   return {
-    id: `matmul/${n}${flag ? `/${flag}` : ""}`,
-    name: `matmul f32 n=${n}${flag ? `, ${flag}` : ""}`,
+    id: `matmul/${n}${flag ? `/${flag}` : ""}${all ? "/threads" : ""}`,
+    name: `matmul f32 n=${n}${flag ? `, ${flag}` : ""}${all ? `, all ${CORES} threads` : ""}`,
     unit: "GFLOP/s",
     higherIsBetter: true,
     toUnit: (ms) => (2 * n ** 3) / (ms * 1e6),
     warmup: n >= 1024 ? 0 : 1,
     torch: { kind: "matmul", n, transA, transB, a: randomData(n * n, 1 + n), b: randomData(n * n, 2 + n) },
     make(lib) {
+      if (all && lib !== "chainrule-wasm" && lib !== "torch-all") return null;
+      if (all && lib === "torch-all") return torchCase(this, lib);
+      // The plain-JavaScript kernels take seconds per call at n = 2048.
+      if (n > 1024 && (lib === "chainrule-js" || lib === "tfjs-cpu")) return null;
       const aData = randomData(n * n, 1 + n);
       const bData = randomData(n * n, 2 + n);
       if (isTorch(lib)) return torchCase(this, lib);
@@ -345,7 +362,17 @@ function matmulRow(n: number, transA = false, transB = false): Row {
         const a = crTensor(aData, [n, n]);
         const b = crTensor(bData, [n, n]);
         const go = () => cr.matmul(a, b, { transA, transB });
-        return { run: () => void go(), output: () => go().data, dispose() {} };
+        if (!all) return { run: () => void go(), output: () => go().data, dispose() {} };
+        const expected = go().data; // on 1 thread: the threaded result must equal it bit for bit
+        const threaded = () => {
+          cr.setNumThreads(CORES);
+          try {
+            return go();
+          } finally {
+            cr.setNumThreads(1);
+          }
+        };
+        return { run: () => void threaded(), output: () => threaded().data, expected, dispose() {} };
       }
       const a = tf.tensor2d(aData, [n, n]);
       const b = tf.tensor2d(bData, [n, n]);
@@ -506,6 +533,10 @@ const ROWS: Row[] = [
   matmulRow(256),
   matmulRow(512),
   matmulRow(1024),
+  matmulRow(2048),
+  matmulRow(512, false, false, "all"),
+  matmulRow(1024, false, false, "all"),
+  matmulRow(2048, false, false, "all"),
   matmulRow(512, true, false),
   matmulRow(512, false, true),
   elementwiseRow("relu"),

@@ -14,7 +14,7 @@ export type { BackwardOptions } from "./autograd/engine.js";
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled, detectAnomaly, setDetectAnomaly, isAnomalyEnabled, withGraphValues, isGraphValuesEnabled, scope } from "./autograd/mode.js";
 export { grad, valueAndGrad, gradients, type GradOptions } from "./autograd/functional.js";
 export { gradcheck, numericalGradient, type GradcheckOptions, type GradcheckReport, type InputCheck } from "./autograd/gradcheck.js";
-export { getBackend, setBackend, registerBackend, listBackends, backendReady, jsBackend, type Backend } from "./backend/index.js";
+export { getBackend, setBackend, registerBackend, listBackends, backendReady, jsBackend, type Backend, setNumThreads, getNumThreads } from "./backend/index.js";
 export * from "./io/index.js";
 export * as optim from "./optim/index.js";
 export * as nn from "./nn/index.js";

@@ -18,6 +18,8 @@ describe("package layout", () => {
     join(srcDir, "node.ts"),
     join(srcDir, "io", "node-fs.ts"),
     join(srcDir, "data", "node.ts"),
+    // worker_threads for the wasm backend's threaded matmul.
+    join(srcDir, "backend", "wasm", "threads-node.ts"),
     // The Trainer writes checkpoints and draws a terminal progress bar (cli-progress).
     ...["index.ts", "trainer.ts", "progress.ts", "types.ts", "metrics.ts"].map((f) => join(srcDir, "train", f)),
     // PNG output through sharp, and the viz namespace of "chainrule/node" that adds it.

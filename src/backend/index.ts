@@ -5,6 +5,7 @@ import { loadWasmBackend } from "./wasm/backend.js";
 
 export type { Backend, BinaryOp, ReduceOp, UnaryOp } from "./backend.js";
 export { jsBackend } from "./js.js";
+export { setNumThreads, getNumThreads, registerThreadProvider, type ThreadProvider } from "./wasm/threads.js";
 
 // The default backend is "wasm" (WebAssembly SIMD) wherever it loads, else "js" (the
 // TypeScript reference). The environment variable CHAINRULE_BACKEND=js|wasm picks one at start,

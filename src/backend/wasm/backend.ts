@@ -2,6 +2,7 @@ import type { Storage } from "../../tensor/dtype.js";
 import type { Backend, BinaryOp, ReduceOp, UnaryOp } from "../backend.js";
 import { collapse, directStrides, jsBackend } from "../js.js";
 import { KERNELS_WASM_BASE64 } from "./kernels.generated.js";
+import { threadedMatmul } from "./threads.js";
 
 /**
  * The WebAssembly SIMD backend. Its kernels (assembly/kernels.ts, compiled by
@@ -11,7 +12,8 @@ import { KERNELS_WASM_BASE64 } from "./kernels.generated.js";
  * never shrunk), runs the kernel there and copies the result back. Whatever it does not
  * implement (int32 and bool, broadcasting beyond rows × columns, log, pow, gather/scatter,
  * strided copies...) is the JavaScript backend's kernel; so are calls too small to repay the
- * copies (see `wasmTuning`). docs/backend.md has the details and the numerics.
+ * copies (see `wasmTuning`). Large matmuls run on several threads where a thread provider is
+ * registered (./threads.ts; the Node entry does). docs/backend.md has the details and the numerics.
  */
 
 /** The functions assembly/kernels.ts exports (pointers are byte offsets into `memory`). */
@@ -46,6 +48,8 @@ export const wasmTuning = {
   minElements: 64,
   /** m·k·n of one matrix product. */
   minMatmulMacs: 4096,
+  /** m·k·n from which a matmul is split across threads (when getNumThreads() > 1). */
+  minThreadedMacs: 2 ** 21,
 };
 
 // Op codes shared with assembly/kernels.ts.
@@ -309,6 +313,7 @@ function createWasmBackend(k: KernelExports): Backend {
         jsBackend.matmul(a, aOffset, b, bOffset, out, outOffset, m, k_, n, transA, transB);
         return;
       }
+      if (m * k_ * n >= wasmTuning.minThreadedMacs && threadedMatmul(a as Float, aOffset, b as Float, bOffset, out as Float, outOffset, m, k_, n, transA, transB)) return;
       const size = f32 ? 4 : 8;
       const kc = Math.min(KC, k_);
       const mr = Math.ceil(Math.min(MC, m) / 4) * 4;

@@ -1,0 +1,329 @@
+import { ValueError } from "../../errors.js";
+import { KERNELS_THREADS_WASM_BASE64 } from "./kernels.generated.js";
+
+/**
+ * Multi-threaded matmul for the wasm backend, with a synchronous API. The kernels' threads build
+ * (assembly/build.mjs: imported, shared memory) is instantiated on one shared
+ * WebAssembly.Memory by the calling thread and by N − 1 workers. A large product is copied in
+ * once, the rows of C are split into N parts (whole 4-row panels), the workers' parts are posted
+ * through a control block of Int32 slots (Atomics.store + Atomics.notify), the calling thread
+ * computes its own part and then Atomics.wait's for the others. Every thread runs the same
+ * kernel over whole rows, and each element of C goes through the same additions in the same
+ * order whichever rows a call covers, so the result is the 1-thread result bit for bit.
+ *
+ * This module imports nothing from Node: a thread provider (src/backend/wasm/threads-node.ts,
+ * registered by the "chainrule/node" entry) supplies the workers. Without one (browsers, or the
+ * main entry alone) everything runs on the calling thread.
+ */
+
+/** Starts workers: the Node entry registers one built on worker_threads. */
+export interface ThreadProvider {
+  /** The machine's logical cores: the default thread count. */
+  cores: number;
+  /**
+   * Starts a worker running `source` (JavaScript that reads the constant `workerData`, which
+   * the provider defines before it) with `data` as workerData (structured-cloned; it
+   * holds a WebAssembly.Module, a shared WebAssembly.Memory and a SharedArrayBuffer). The worker
+   * must never keep the process alive (Node: worker.unref()); `onError` is called if it dies.
+   */
+  spawn(source: string, data: unknown, onError: (error: unknown) => void): { terminate(): unknown };
+}
+
+let provider: ThreadProvider | undefined;
+let requested = 1;
+/** Set when the pool could not be made to work: why (threads stay off from then on). */
+let broken: string | undefined;
+
+/** Installs the worker provider (the Node entry does) and makes its core count the thread count. */
+export function registerThreadProvider(p: ThreadProvider): void {
+  if (provider) return;
+  provider = p;
+  if (typeof SharedArrayBuffer !== "function" || typeof Atomics !== "object") {
+    broken = "this runtime has no SharedArrayBuffer";
+    return;
+  }
+  requested = Math.max(1, Math.floor(p.cores) || 1);
+}
+
+/**
+ * Sets how many threads a large matmul of the wasm backend is split across (the calling thread
+ * included). The "chainrule/node" entry sets it to the number of cores
+ * (os.availableParallelism()); elsewhere it is 1, and where no worker threads exist (browsers, the
+ * main entry alone) any value runs on one thread.
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new ValueError(`setNumThreads: expected a positive integer, got ${n}.`);
+  requested = Math.min(n, MAX_THREADS);
+}
+
+/** The number of threads large matmuls run on now (1 where worker threads are unavailable). */
+export function getNumThreads(): number {
+  return provider && !broken ? requested : 1;
+}
+
+/** Why threads are off, if they are (no provider registered, or the workers failed to start). */
+export function threadsUnavailableReason(): string | undefined {
+  if (!provider) return "no thread provider is registered (import \"chainrule/node\" in Node)";
+  return broken;
+}
+
+const MAX_THREADS = 64;
+/** Int32 slots per worker in the control block, after a header of HEADER slots. */
+const SLOTS = 32;
+const HEADER = 16;
+// Header slots: DONE counts the workers finished with the current job; FAILED is set by a worker whose kernel threw.
+const DONE = 0;
+const FAILED = 1;
+/** The next chunk of rows of C to take (Atomics.add), in a rows job. */
+const NEXT = 2;
+/** Chunk flags (set to 1 when a chunk of rows of C is done) start here. */
+const CHUNKS = HEADER + SLOTS * 64;
+const MAX_CHUNKS = 1024;
+// Per-worker slots (from HEADER + index·SLOTS): GEN is bumped to post a job (−1: exit), READY set
+// once the worker's instance exists, then the job: its kind (JOB_*) and the kernel's arguments.
+const GEN = 0;
+const READY = 1;
+const JOB = 2;
+const JOB_ROWS_F32 = 0;
+const JOB_ROWS_F64 = 1;
+const JOB_PACK_F32 = 2;
+const JOB_PACK_F64 = 3;
+
+/** The worker's source (JavaScript with \`workerData\` in scope: the provider supplies it). */
+const WORKER_SOURCE = `
+const { module, memory, control, index } = workerData;
+const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const c = new Int32Array(control);
+const base = ${HEADER} + index * ${SLOTS};
+Atomics.store(c, base + ${READY}, 1);
+Atomics.notify(c, base + ${READY});
+let gen = 0;
+for (;;) {
+  Atomics.wait(c, base + ${GEN}, gen);
+  const g = Atomics.load(c, base + ${GEN});
+  if (g === gen) continue;
+  if (g === -1) break;
+  gen = g;
+  const j = base + ${JOB};
+  const kind = c[j];
+  try {
+    if (kind === ${JOB_ROWS_F32} || kind === ${JOB_ROWS_F64}) {
+      // Chunks of rows of C, taken one at a time until none is left.
+      const f = kind === ${JOB_ROWS_F64} ? k.gemmRowsF64 : k.gemmRowsF32;
+      const m = c[j + 4], rows = c[j + 12], chunks = c[j + 13];
+      for (let i = Atomics.add(c, ${NEXT}, 1); i < chunks; i = Atomics.add(c, ${NEXT}, 1)) {
+        f(c[j + 1], c[j + 2], c[j + 3], m, c[j + 5], c[j + 6], c[j + 7], c[j + 8], c[j + 9], c[j + 10], c[j + 11], i * rows, Math.min(m, (i + 1) * rows), 1);
+        Atomics.store(c, ${CHUNKS} + i, 1);
+        Atomics.notify(c, ${CHUNKS} + i);
+      }
+    } else {
+      (kind === ${JOB_PACK_F64} ? k.packBF64 : k.packBF32)(c[j + 1], c[j + 2], c[j + 3], c[j + 4], c[j + 5], c[j + 6], c[j + 7]);
+    }
+  } catch (e) {
+    Atomics.store(c, ${FAILED}, 1);
+  }
+  Atomics.add(c, ${DONE}, 1);
+  Atomics.notify(c, ${DONE});
+}
+`;
+
+interface ThreadKernels {
+  heapBase(): number;
+  gemmRowsF32(a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number, pa: number, pb: number, edge: number, r0: number, r1: number, packed: number): void;
+  gemmRowsF64(a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number, pa: number, pb: number, edge: number, r0: number, r1: number, packed: number): void;
+  packBF32(b: number, k: number, n: number, transB: number, pb: number, jp0: number, jp1: number): void;
+  packBF64(b: number, k: number, n: number, transB: number, pb: number, jp0: number, jp1: number): void;
+  GEMM_MC: WebAssembly.Global;
+  GEMM_KC: WebAssembly.Global;
+}
+
+const PAGE = 65536;
+const BLOCK = 128;
+const SLACK = 64;
+/** How long to wait for a new worker to instantiate the module before giving threads up. */
+const START_TIMEOUT_MS = 30_000;
+
+interface Pool {
+  memory: WebAssembly.Memory;
+  k: ThreadKernels;
+  module: WebAssembly.Module;
+  control: Int32Array;
+  workers: { terminate(): unknown }[];
+  base: number;
+  buffer: SharedArrayBuffer | ArrayBuffer;
+  f32: Float32Array;
+  f64: Float64Array;
+}
+
+let pool: Pool | undefined;
+
+/** Products computed on several threads so far (for tests). */
+export const threadStats = { matmuls: 0 };
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function fail(why: string): undefined {
+  broken = why;
+  if (pool) for (const w of pool.workers) void w.terminate();
+  pool = undefined;
+  return undefined;
+}
+
+/** The pool with at least `workers` workers started (and ready), or undefined if threads cannot run. */
+function ensurePool(workers: number): Pool | undefined {
+  if (broken || !provider) return undefined;
+  try {
+    if (!pool) {
+      const module = new WebAssembly.Module(decodeBase64(KERNELS_THREADS_WASM_BASE64));
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true } as WebAssembly.MemoryDescriptor);
+      const k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as ThreadKernels;
+      const control = new Int32Array(new SharedArrayBuffer((CHUNKS + MAX_CHUNKS) * 4));
+      const buffer = memory.buffer;
+      pool = {
+        memory, k, module, control, workers: [],
+        base: Math.ceil(k.heapBase() / BLOCK) * BLOCK,
+        buffer, f32: new Float32Array(buffer), f64: new Float64Array(buffer),
+      };
+    }
+    const p = pool;
+    while (p.workers.length < workers) {
+      const index = p.workers.length;
+      const slot = HEADER + index * SLOTS;
+      Atomics.store(p.control, slot + GEN, 0);
+      Atomics.store(p.control, slot + READY, 0);
+      p.workers.push(provider.spawn(WORKER_SOURCE, { module: p.module, memory: p.memory, control: p.control.buffer, index }, (e) => {
+        // A worker that dies (it should not) turns threads off for the next call.
+        broken ??= `a worker thread failed (${e instanceof Error ? e.message : String(e)})`;
+      }));
+      // Worker start-up runs on its own thread: block until it has instantiated the module.
+      if (Atomics.wait(p.control, slot + READY, 0, START_TIMEOUT_MS) === "timed-out" && Atomics.load(p.control, slot + READY) !== 1) {
+        return fail("a worker thread did not start");
+      }
+    }
+    return p;
+  } catch (e) {
+    return fail(`threads could not start (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+/**
+ * C = op(A)·op(B) on getNumThreads() threads when that is more than one and the product has at
+ * least 2 rows per thread; returns false (having done nothing) otherwise, and the caller runs it
+ * on one thread.
+ */
+export function threadedMatmul(a: Float32Array | Float64Array, aOffset: number, b: Float32Array | Float64Array, bOffset: number, out: Float32Array | Float64Array, outOffset: number, m: number, k: number, n: number, transA: boolean, transB: boolean): boolean {
+  const threads = Math.min(getNumThreads(), Math.floor(m / 8));
+  if (threads < 2 || k === 0 || n === 0) return false;
+  const f32 = a instanceof Float32Array;
+  const parts = threads;
+  // Chunks of rows of C (whole 4-row panels), about 8 per thread.
+  const chunkRows = Math.max(16, Math.ceil(m / (8 * parts) / 4) * 4);
+  const chunks = Math.ceil(m / chunkRows);
+  if (chunks < 2 || chunks > MAX_CHUNKS) return false;
+  const p = ensurePool(parts - 1);
+  if (!p) return false;
+
+  const size = f32 ? 4 : 8;
+  const MC = p.k.GEMM_MC.value as number;
+  const KC = p.k.GEMM_KC.value as number;
+  const kc = Math.min(KC, k);
+  const mr = Math.ceil(Math.min(MC, chunkRows) / 4) * 4;
+  const nr = f32 ? Math.ceil(n / 8) * 8 : Math.ceil(n / 4) * 4;
+  let top = p.base;
+  const take = (bytes: number): number => {
+    const at = top;
+    top += Math.ceil((bytes + SLACK) / BLOCK) * BLOCK;
+    return at;
+  };
+  const pa = take(m * k * size);
+  const pb = take(k * n * size);
+  const pc = take(m * n * size);
+  /** All of op(B), packed once (by every thread, a share of the panels each) and read by all. */
+  const packedB = take(nr * k * size);
+  const scratch: [number, number][] = [];
+  for (let t = 0; t < parts; t++) scratch.push([take(mr * kc * size), take(128)]);
+  if (top > 2 ** 32) return false;
+  if (top > p.memory.buffer.byteLength) p.memory.grow(Math.ceil((top - p.memory.buffer.byteLength) / PAGE));
+  if (p.buffer.byteLength !== p.memory.buffer.byteLength) {
+    p.buffer = p.memory.buffer;
+    p.f32 = new Float32Array(p.buffer);
+    p.f64 = new Float64Array(p.buffer);
+  }
+  if (f32) {
+    p.f32.set(a.subarray(aOffset, aOffset + m * k), pa / 4);
+    p.f32.set(b.subarray(bOffset, bOffset + k * n), pb / 4);
+  } else {
+    p.f64.set(a.subarray(aOffset, aOffset + m * k), pa / 8);
+    p.f64.set(b.subarray(bOffset, bOffset + k * n), pb / 8);
+  }
+
+  const c = p.control;
+  /** Posts args to workers 1 … parts − 1. */
+  const post = (job: (t: number) => number[]): void => {
+    Atomics.store(c, DONE, 0);
+    Atomics.store(c, FAILED, 0);
+    for (let t = 1; t < parts; t++) {
+      const slot = HEADER + (t - 1) * SLOTS;
+      const args = job(t);
+      for (let i = 0; i < args.length; i++) c[slot + JOB + i] = args[i]! | 0;
+      const g = (Atomics.load(c, slot + GEN) + 1) & 0x3fffffff;
+      Atomics.store(c, slot + GEN, g === 0 ? 1 : g);
+      Atomics.notify(c, slot + GEN);
+    }
+  };
+  /** Waits for every worker to finish its job; false if one failed (threads are then off). */
+  const join = (): boolean => {
+    for (let d = Atomics.load(c, DONE); d < parts - 1; d = Atomics.load(c, DONE)) Atomics.wait(c, DONE, d);
+    if (Atomics.load(c, FAILED)) {
+      fail("a worker thread's kernel failed");
+      return false; // the caller recomputes on one thread
+    }
+    return true;
+  };
+
+  // Pack op(B) once for all threads: its panels split evenly between them.
+  const panels = nr / (f32 ? 8 : 4);
+  const share = Math.ceil(panels / parts);
+  post((t) => [f32 ? JOB_PACK_F32 : JOB_PACK_F64, pb, k, n, transB ? 1 : 0, packedB, t * share, Math.min(panels, (t + 1) * share)]);
+  (f32 ? p.k.packBF32 : p.k.packBF64)(pb, k, n, transB ? 1 : 0, packedB, 0, Math.min(panels, share));
+  if (!join()) return false;
+
+  // Then the rows of C, in chunks of whole 4-row panels that every thread takes one at a time
+  // (which balances the load when a core is shared); between its own chunks this thread copies
+  // the finished ones out, so most of that copy overlaps the workers' work.
+  Atomics.store(c, NEXT, 0);
+  c.fill(0, CHUNKS, CHUNKS + chunks);
+  const kernel = f32 ? p.k.gemmRowsF32 : p.k.gemmRowsF64;
+  post((t) => {
+    const [packA, edge] = scratch[t]!;
+    return [f32 ? JOB_ROWS_F32 : JOB_ROWS_F64, pa, pb, pc, m, k, n, transA ? 1 : 0, transB ? 1 : 0, packA, packedB, edge, chunkRows, chunks];
+  });
+  const [packA, edge] = scratch[0]!;
+  const view = f32 ? p.f32 : p.f64;
+  const elem = pc / size;
+  let copied = 0;
+  const copyOut = (wait: boolean): void => {
+    for (; copied < chunks; copied++) {
+      if (Atomics.load(c, CHUNKS + copied) === 0) {
+        if (!wait) return;
+        Atomics.wait(c, CHUNKS + copied, 0);
+      }
+      const r0 = copied * chunkRows, r1 = Math.min(m, r0 + chunkRows);
+      out.set(view.subarray(elem + r0 * n, elem + r1 * n), outOffset + r0 * n);
+    }
+  };
+  for (let i = Atomics.add(c, NEXT, 1); i < chunks; i = Atomics.add(c, NEXT, 1)) {
+    kernel(pa, pb, pc, m, k, n, transA ? 1 : 0, transB ? 1 : 0, packA, packedB, edge, i * chunkRows, Math.min(m, (i + 1) * chunkRows), 1);
+    Atomics.store(c, CHUNKS + i, 1);
+    copyOut(false);
+  }
+  if (!join()) return false;
+  copyOut(true);
+  threadStats.matmuls++;
+  return true;
+}
