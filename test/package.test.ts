@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -64,5 +64,12 @@ describe("package layout", () => {
     const code = result.outputFiles[0]!.text;
     expect(code).toContain("backward");
     expect(code).not.toMatch(/require\(["'](fs|path|worker_threads|node:)/);
+  });
+
+  it("the built bin (dist/cli/main.js, made by npm ci's prepare step) is an executable script", () => {
+    const bin = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+    if (!existsSync(bin)) return; // not built in this checkout: nothing to check
+    expect(readFileSync(bin, "utf8").startsWith("#!/usr/bin/env node")).toBe(true);
+    expect(statSync(bin).mode & 0o111).not.toBe(0);
   });
 });
