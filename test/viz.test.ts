@@ -2,11 +2,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { GraphError, ValueError, defineOp, nn, randint, randn, scope, tensor, withGraphValues, Generator, type Tensor } from "../src/index.js";
+import { GraphError, ValueError, nn, randint, randn, scope, tensor, withGraphValues, Generator, type Tensor } from "../src/index.js";
 import { viz as nodeViz } from "../src/node.js";
 import { run } from "../src/cli/main.js";
 import type { CliIO } from "../src/cli/common.js";
 import { main as vizExamples } from "../examples/viz.js";
+// The lecture's sigmoid gate as ONE node (defineOp): the same definition the demo prints.
+import { sigmoidGate } from "../examples/lecture.js";
 
 const { trace, toDot, toSvg, explain, parseExpression, buildExpression, ExpressionError } = nodeViz;
 const leaf = { dtype: "float64" as const, requiresGrad: true };
@@ -26,19 +28,6 @@ function neuronLeaves() {
   return { w0: s(2, "w0"), x0: s(-1, "x0"), w1: s(-3, "w1"), x1: s(-2, "x1"), w2: s(-3, "w2") };
 }
 
-/** The lecture's sigmoid gate as ONE node (defineOp), local gradient σ(1 − σ). */
-const sigmoidGate = defineOp<[Tensor], Tensor>({
-  name: "sigmoidGate",
-  forward(ctx, x) {
-    const out = x.neg().exp().add(1).reciprocal();
-    ctx.save(out);
-    return out;
-  },
-  backward(ctx, gradOut) {
-    const out = ctx.saved;
-    return [gradOut.mul(out).mul(out.neg().add(1))];
-  },
-});
 
 const HEADER = "backward, gate by gate in the order backprop visits them (downstream gradient = upstream gradient × local gradient):";
 const ADD = "   (the add gate distributes: each input gets the upstream gradient)";
