@@ -5,6 +5,11 @@ import { findNonFinite } from "./anomaly.js";
 import { isAnomalyEnabled, isGraphValuesEnabled, setDetectAnomaly, setGradEnabled } from "./mode.js";
 import type { InputGrads, Node } from "./node.js";
 import { sumToShape } from "./sum-to-shape.js";
+import { getBackend } from "../backend/index.js";
+import { markPersistent } from "../tensor/storage.js";
+
+/** Gradients this engine allocated for leaves' `.grad` (outside any graph): later backward passes add into them in place. */
+const ownGrads = new WeakSet<Tensor>();
 
 export interface BackwardOptions {
   /** Keep the graph (and what its ops saved) so backward can run through it again. */
@@ -39,8 +44,18 @@ export function runBackward(root: Tensor, gradient: Tensor, options: BackwardOpt
       }
       return;
     }
+    const prev = leaf.grad;
+    if (prev && !createGraph && ownGrads.has(prev) && prev.dtype === g.dtype && shapesEqual(prev.shape, g.shape)) {
+      // Accumulated in place (as PyTorch does), so a gradient kept across steps is never reallocated.
+      const d = prev.data;
+      getBackend().binary("add", d, undefined, g.data, undefined, d, prev.shape);
+      return;
+    }
     // A fresh tensor on first delivery: the same gradient object may reach several leaves.
-    leaf.grad = leaf.grad ? leaf.grad.add(g) : createGraph ? g : g.clone();
+    const next = prev ? prev.add(g) : createGraph ? g : g.clone();
+    if (!createGraph) ownGrads.add(next);
+    markPersistent(next.data);
+    leaf.grad = next;
   };
 
   const rootNode = root.gradFn;

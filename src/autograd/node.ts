@@ -106,6 +106,11 @@ export class Node<Saved = unknown> implements OpContext<Saved> {
     return this.savedValue;
   }
 
+  /** @internal What forward saved, or undefined (memory scopes look for tensors in it). */
+  peekSaved(): unknown {
+    return this.savedValue === NOTHING_SAVED ? undefined : this.savedValue;
+  }
+
   /**
    * Frees what forward saved and the references to inputs, so the memory can be collected.
    * Under `withGraphValues` the inputs are kept: pictures read the forward values from them.

@@ -1,4 +1,16 @@
-import type { Storage } from "../tensor/dtype.js";
+import type { DType, Storage } from "../tensor/dtype.js";
+
+/**
+ * Where a backend wants tensor storage to live (the wasm backend: in WebAssembly memory, so its
+ * kernels read and write tensors in place). `allocate` returns undefined to leave it to an
+ * ordinary JavaScript typed array.
+ */
+export interface StorageAllocator {
+  /** Storage for n elements of dtype (zero-filled when `zero`), or undefined for a plain typed array. */
+  allocate(dtype: DType, n: number, zero: boolean): Storage | undefined;
+  /** Frees storage this allocator made, now (scope(), dispose()); storage it did not make is ignored. */
+  release(x: Storage): void;
+}
 
 /** Elementwise maps of one operand. `p0`/`p1` carry parameters (leakyRelu's slope, elu's alpha, softplus' beta and threshold). */
 export type UnaryOp =
@@ -19,6 +31,8 @@ export type ReduceOp = "sum" | "max" | "min" | "argmax" | "argmin";
  */
 export interface Backend {
   readonly name: string;
+  /** Where tensors live while this backend is active; absent: plain typed arrays. */
+  readonly allocator?: StorageAllocator;
   /** out[i] = f(x[i]). */
   unary(op: UnaryOp, x: Storage, out: Storage, p0?: number, p1?: number): void;
   /**

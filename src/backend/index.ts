@@ -1,9 +1,11 @@
 import { ValueError } from "../errors.js";
 import type { Backend } from "./backend.js";
 import { jsBackend } from "./js.js";
-import { loadWasmBackend } from "./wasm/backend.js";
+import { loadWasmBackend, setWasmMemoryLimit, wasmMemoryStats } from "./wasm/backend.js";
+import type { WasmMemoryStats } from "./wasm/heap.js";
+import { setStorageAllocator } from "../tensor/storage.js";
 
-export type { Backend, BinaryOp, ReduceOp, UnaryOp } from "./backend.js";
+export type { Backend, BinaryOp, ReduceOp, UnaryOp, StorageAllocator } from "./backend.js";
 export { jsBackend } from "./js.js";
 export { setNumThreads, getNumThreads, registerThreadProvider, type ThreadProvider } from "./wasm/threads.js";
 
@@ -13,6 +15,12 @@ export { setNumThreads, getNumThreads, registerThreadProvider, type ThreadProvid
 
 const registry = new Map<string, Backend>([["js", jsBackend]]);
 let active: Backend = jsBackend;
+
+/** Makes `backend` the one ops call, and new tensors live where it wants them. */
+function activate(backend: Backend): void {
+  active = backend;
+  setStorageAllocator(backend.allocator);
+}
 /** Set once setBackend is called: a backend that finishes loading later no longer takes over. */
 let chosen = false;
 
@@ -27,7 +35,7 @@ const requested = requestedBackend();
 /** Registers the wasm backend and, unless CHAINRULE_BACKEND or setBackend chose another, makes it active. */
 function adoptWasm(backend: Backend): void {
   registry.set(backend.name, backend);
-  if (!chosen && requested !== "js") active = backend;
+  if (!chosen && requested !== "js") activate(backend);
 }
 
 const wasmLoad = loadWasmBackend();
@@ -73,7 +81,7 @@ export function setBackend(name: string): void {
     throw new ValueError(`setBackend: unknown backend "${name}"; registered backends: ${[...registry.keys()].join(", ")}.${why}`);
   }
   chosen = true;
-  active = backend;
+  activate(backend);
 }
 
 /** Adds a backend that implements the kernel interface, so `setBackend(backend.name)` can select it. */
@@ -94,4 +102,25 @@ export function listBackends(): string[] {
  */
 export function backendReady(): Promise<void> {
   return ready;
+}
+
+/** What `memoryStats()` reports: the wasm backend's memory (all zeros where it never loaded). */
+export type MemoryStats = WasmMemoryStats;
+
+/**
+ * Where tensor memory stands: the WebAssembly memory's size, the bytes in live blocks and in
+ * the pool of freed ones, and how blocks were freed (by tidy()/dispose() or the garbage
+ * collector). Like `torch.cuda.memory_stats()`, for watching a training loop stay flat.
+ */
+export function memoryStats(): MemoryStats {
+  return wasmMemoryStats() ?? { resident: false, memoryBytes: 0, allocatedBytes: 0, pooledBytes: 0, liveBlocks: 0, limitBytes: 0, fallbacks: 0, collected: 0, released: 0 };
+}
+
+/**
+ * Caps the bytes of live tensors kept in WebAssembly memory (default 2 GiB); past it, new
+ * tensors are ordinary JavaScript arrays (correct, slower: each kernel copies them in and out).
+ */
+export function setMemoryLimit(bytes: number): void {
+  if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new ValueError(`setMemoryLimit: expected a number of bytes ≥ 0, got ${bytes}.`);
+  setWasmMemoryLimit(bytes);
 }

@@ -3,6 +3,7 @@ import { isFloat, type DType } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
 import { getCapture, withScope } from "../autograd/mode.js";
 import { Parameter } from "./parameter.js";
+import { markPersistent } from "../tensor/storage.js";
 
 /** Parameters whose label namedParameters() set (a later walk from a larger model may rename them). */
 const autoLabeled = new WeakSet<Tensor>();
@@ -73,6 +74,7 @@ export abstract class Module {
 
   /** Registers a tensor that is state but not a parameter (running statistics): saved in stateDict, not trained. */
   registerBuffer(name: string, tensor: Tensor): void {
+    markPersistent(tensor.data);
     (this as unknown as Record<string, unknown>)[name] = tensor;
     (this._bufferNames ??= new Set()).add(name);
   }

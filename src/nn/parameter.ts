@@ -1,6 +1,7 @@
 import { ValueError } from "../errors.js";
 import { isFloat } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
+import { markPersistent } from "../tensor/storage.js";
 
 /**
  * A tensor that a Module registers as trainable: it requires grad and is returned by
@@ -14,6 +15,7 @@ export class Parameter extends Tensor {
       throw new ValueError(`Parameter: parameters must be float32 or float64, got ${data.dtype}; register integer state with registerBuffer().`);
     }
     super(data.data, data.shape, data.dtype);
+    markPersistent(data.data);
     this.requiresGrad = requiresGrad;
     this.label = data.label;
   }

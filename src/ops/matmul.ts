@@ -2,7 +2,7 @@ import { getBackend } from "../backend/index.js";
 import type { InputGrads } from "../autograd/node.js";
 import { defineOp } from "../autograd/define-op.js";
 import { ShapeError, fmtShape } from "../errors.js";
-import { allocate, promoteTypes } from "../tensor/dtype.js";
+import { allocateUninit, promoteTypes } from "../tensor/dtype.js";
 import { broadcastShapes, broadcastStrides, sizeOf } from "../tensor/shape.js";
 import { Tensor, assertTensor } from "../tensor/tensor.js";
 import { reshape } from "./shape-ops.js";
@@ -37,7 +37,8 @@ const matmulOp = defineOp<[Tensor, Tensor, boolean, boolean], Saved>({
     const batch = broadcastShapes("matmul (batch axes)", batchA, batchB);
     const count = sizeOf(batch);
     const dtype = a.dtype;
-    const out = allocate(dtype, count * m * n);
+    // The kernels write every element of C (zeros when k = 0).
+    const out = allocateUninit(dtype, count * m * n);
     const strideA = broadcastStrides(batchA, batch);
     const strideB = broadcastStrides(batchB, batch);
     const index = new Array<number>(batch.length).fill(0);

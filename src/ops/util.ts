@@ -1,6 +1,6 @@
 import { getBackend, type BinaryOp, type UnaryOp } from "../backend/index.js";
 import { DTypeError } from "../errors.js";
-import { allocate, isFloat, promoteTypes, type DType, type Storage } from "../tensor/dtype.js";
+import { allocate, allocateUninit, isFloat, promoteTypes, type DType, type Storage } from "../tensor/dtype.js";
 import { broadcastShapes, broadcastStrides, shapesEqual, sizeOf } from "../tensor/shape.js";
 import { Tensor, assertTensor, type TensorLike } from "../tensor/tensor.js";
 
@@ -64,9 +64,9 @@ let slabUsed = 0;
  * and a slab is freed once no view into it is alive: at worst a long-lived tiny tensor keeps
  * 4 KiB alive.
  */
-export function allocateOutput(dtype: DType, n: number): Storage {
+export function allocateOutput(dtype: DType, n: number, zero = true): Storage {
   const bytes = dtype === "float64" ? 8 * n : dtype === "bool" ? n : 4 * n;
-  if (bytes > SMALL_BYTES || n === 0) return allocate(dtype, n);
+  if (bytes > SMALL_BYTES || n === 0) return zero ? allocate(dtype, n) : allocateUninit(dtype, n);
   if (slabUsed + bytes > SLAB_BYTES) {
     slab = new ArrayBuffer(SLAB_BYTES);
     slabUsed = 0;
@@ -88,7 +88,7 @@ export function allocateOutput(dtype: DType, n: number): Storage {
 /** Runs a unary kernel into a new tensor of `dtype`. */
 export function mapUnary(x: Tensor, op: UnaryOp, dtype: DType = x.dtype, p0?: number, p1?: number): Tensor {
   const src = x.dtype === dtype || !isFloat(dtype) ? x : x.to(dtype);
-  const out = allocateOutput(dtype, x.size);
+  const out = allocateOutput(dtype, x.size, false);
   getBackend().unary(op, src.data, out, p0, p1);
   return Tensor.fromStorage(out, x.shape, dtype);
 }
@@ -105,7 +105,7 @@ export function binaryShape(name: string, a: Tensor, b: Tensor): readonly number
 export function mapBinary(name: string, op: BinaryOp, a: Tensor, b: Tensor, dtype: DType): Tensor {
   const shape = binaryShape(name, a, b);
   const n = sizeOf(shape);
-  const out = allocateOutput(dtype, n);
+  const out = allocateOutput(dtype, n, false);
   // Strides only where an operand is broadcast along some axes (not same-size, not a scalar).
   const aSize = a.size;
   const bSize = b.size;

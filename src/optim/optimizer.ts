@@ -8,6 +8,7 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "../errors.js";
 import { allocate, isFloat, type FloatStorage } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
 import { enableGrad } from "../autograd/mode.js";
+import { markPersistent } from "../tensor/storage.js";
 
 /** Hyperparameters every optimizer has. */
 export interface Hyperparams {
@@ -323,6 +324,7 @@ export abstract class Optimizer<H extends Hyperparams = Hyperparams> {
             throw new ShapeError(`${op}: state '${name}' of parameter ${index} has ${arr.length} elements but the parameter has shape ${fmtShape(p.shape)} (${p.size} elements).`);
           }
           const buf = allocate(p.dtype, p.size) as FloatStorage;
+          markPersistent(buf);
           buf.set(arr);
           st[name] = buf;
         }
@@ -360,6 +362,7 @@ export function buffer(state: ParamState, key: string, tensor: Tensor, fill = 0)
   let buf = state[key];
   if (buf === undefined || typeof buf === "number") {
     buf = allocate(tensor.dtype, tensor.size) as FloatStorage;
+    markPersistent(buf);
     if (fill !== 0) buf.fill(fill);
     state[key] = buf;
   }

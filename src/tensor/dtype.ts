@@ -1,4 +1,5 @@
 import { DTypeError } from "../errors.js";
+import { allocateStorage } from "./storage.js";
 
 /**
  * Element types. `float32` is the default; `float64` is for gradient checking and
@@ -44,18 +45,17 @@ export function promoteTypes(a: DType, b: DType): DType {
   return RANK[a] >= RANK[b] ? a : b;
 }
 
-/** Allocates zeroed storage for `size` elements of `dtype`. */
+/**
+ * Allocates zeroed storage for `size` elements of `dtype` (in the active backend's memory: with
+ * the wasm backend, a pooled block of WebAssembly memory).
+ */
 export function allocate(dtype: DType, size: number): Storage {
-  switch (dtype) {
-    case "float32":
-      return new Float32Array(size);
-    case "float64":
-      return new Float64Array(size);
-    case "int32":
-      return new Int32Array(size);
-    case "bool":
-      return new Uint8Array(size);
-  }
+  return allocateStorage(dtype, size, true);
+}
+
+/** As allocate, without zero-filling reused memory: for outputs a kernel overwrites whole. */
+export function allocateUninit(dtype: DType, size: number): Storage {
+  return allocateStorage(dtype, size, false);
 }
 
 /** The dtype whose storage is this typed array, or undefined. */

@@ -4,6 +4,7 @@ import { runBackward, type BackwardOptions } from "../autograd/engine.js";
 import { isFloat, type DType, type Storage } from "./dtype.js";
 import { sizeOf } from "./shape.js";
 import { formatTensor } from "./format.js";
+import { trackTensor } from "./storage.js";
 import * as ops from "../ops/index.js";
 import type { AxisOptions, ReduceOptions, VarOptions } from "../ops/reduce.js";
 import type { SoftplusOptions } from "../ops/elementwise.js";
@@ -29,17 +30,43 @@ export class Tensor {
   /** A name shown in errors and graph pictures. */
   label: string | undefined;
   private _requiresGrad = false;
+  /** The elements; null once freed by tidy() or dispose(). */
+  private _data: Storage | null;
 
   /** @internal Use `tensor()` and the other creation functions. */
   constructor(
-    /** Contiguous row-major elements. Shared by views such as `reshape`, so treat it as read-only. */
-    readonly data: Storage,
+    data: Storage,
     readonly shape: readonly number[],
     readonly dtype: DType,
   ) {
     if (data.length !== sizeOf(shape)) {
       throw new ShapeError(`Tensor: storage holds ${data.length} elements but shape ${fmtShape(shape)} needs ${sizeOf(shape)}.`);
     }
+    this._data = data;
+    trackTensor(this, data);
+  }
+
+  /**
+   * Contiguous row-major elements. Shared by views such as `reshape`, so treat it as
+   * read-only; with the wasm backend it is a view into WebAssembly memory, valid while this
+   * tensor is alive (copy it, e.g. with `Float32Array.from`, to keep it longer).
+   */
+  get data(): Storage {
+    const d = this._data;
+    if (d === null) {
+      throw new GraphError(`Tensor${this.label ? ` '${this.label}'` : ""} of shape ${fmtShape(this.shape)} was freed (by tidy() or dispose()) and cannot be used. Return it from the tidy() function, or keep(t) it, to use it afterwards.`);
+    }
+    return d;
+  }
+
+  /** @internal The storage, or null once freed (no error). */
+  _storage(): Storage | null {
+    return this._data;
+  }
+
+  /** @internal Marks this tensor freed (its storage was handed back by tidy/dispose). */
+  _free(): void {
+    this._data = null;
   }
 
   /** Whether gradients are computed for this tensor. Only float tensors can require grad. */
@@ -58,7 +85,7 @@ export class Tensor {
 
   /** Number of elements. */
   get size(): number {
-    return this.data.length;
+    return this._data === null ? sizeOf(this.shape) : this._data.length;
   }
   /** Number of dimensions. */
   get ndim(): number {

@@ -1,8 +1,9 @@
 import type { Storage } from "../../tensor/dtype.js";
 import type { Backend, BinaryOp, ReduceOp, UnaryOp } from "../backend.js";
 import { collapse, directStrides, jsBackend } from "../js.js";
-import { KERNELS_WASM_BASE64 } from "./kernels.generated.js";
-import { threadedMatmul } from "./threads.js";
+import { KERNELS_THREADS_WASM_BASE64, KERNELS_WASM_BASE64 } from "./kernels.generated.js";
+import { WasmHeap, type WasmMemoryStats } from "./heap.js";
+import { attachThreads, threadedMatmul } from "./threads.js";
 
 /**
  * The WebAssembly SIMD backend. Its kernels (assembly/kernels.ts, compiled by
@@ -67,76 +68,9 @@ const COMPARE: Partial<Record<BinaryOp, readonly [number, boolean, boolean]>> = 
 };
 const REDUCE: Partial<Record<ReduceOp, number>> = { sum: 0, max: 1, min: 2 };
 
-/** Every region is a whole number of these bytes, with at least SLACK to spare: the kernels run whole vectors (up to 16 elements) past the last element. */
-const BLOCK = 128;
-const SLACK = 64;
-const PAGE = 65536;
-
 type Float = Float32Array | Float64Array;
 const isF32 = (x: Storage): x is Float32Array => x instanceof Float32Array;
 const isF64 = (x: Storage): x is Float64Array => x instanceof Float64Array;
-
-/** A bump allocator over the module's memory, reset at the start of every kernel call. */
-class Scratch {
-  f32!: Float32Array;
-  f64!: Float64Array;
-  u8!: Uint8Array;
-  private top: number;
-  /** Bytes of memory now (only this object grows it). */
-  private capacity = 0;
-
-  constructor(private readonly memory: WebAssembly.Memory, private readonly base: number) {
-    this.top = base;
-    this.views();
-  }
-
-  private views(): void {
-    const buf = this.memory.buffer;
-    this.capacity = buf.byteLength;
-    this.f32 = new Float32Array(buf);
-    this.f64 = new Float64Array(buf);
-    this.u8 = new Uint8Array(buf);
-  }
-
-  /** Starts a call's layout. */
-  reset(): void {
-    this.top = this.base;
-  }
-
-  /** Reserves `bytes` (rounded up to whole blocks); returns its byte offset. */
-  take(bytes: number): number {
-    const at = this.top;
-    this.top += Math.ceil((bytes + SLACK) / BLOCK) * BLOCK;
-    return at;
-  }
-
-  /** Makes every region taken since reset() addressable, growing the memory if needed. */
-  commit(): void {
-    if (this.top > this.capacity) {
-      this.memory.grow(Math.ceil((this.top - this.capacity) / PAGE));
-      this.views(); // growing detached the old buffer
-    }
-  }
-
-  /** Copies a float array in at `at`. */
-  put(x: Float, at: number): void {
-    if (isF32(x)) this.f32.set(x, at / 4);
-    else this.f64.set(x, at / 8);
-  }
-
-  /** Copies n elements at `at` into `out` (from `outOffset`). */
-  get(out: Storage, at: number, n: number, outOffset = 0): void {
-    if (isF32(out)) out.set(this.f32.subarray(at / 4, at / 4 + n), outOffset);
-    else if (isF64(out)) out.set(this.f64.subarray(at / 8, at / 8 + n), outOffset);
-    else out.set(this.u8.subarray(at, at + n), outOffset);
-  }
-
-  /** Stores one value of x splatted over 16 bytes (a scalar operand read with step 0). */
-  splat(x: Float, at: number): void {
-    if (isF32(x)) this.f32.fill(x[0]!, at / 4, at / 4 + 4);
-    else this.f64.fill(x[0]!, at / 8, at / 8 + 2);
-  }
-}
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   const bin = atob(text);
@@ -157,60 +91,43 @@ export function simdSupported(): boolean {
   }
 }
 
-/** Builds the backend object around an instantiated kernels module. */
-function createWasmBackend(k: KernelExports): Backend {
-  const mem = new Scratch(k.memory, Math.ceil(k.heapBase() / BLOCK) * BLOCK);
+/** Builds the backend object around an instantiated kernels module and its memory manager. */
+function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
   const MC = k.GEMM_MC.value as number;
   const KC = k.GEMM_KC.value as number;
-
-  /** Copies an operand in, full or splatted; returns [offset, step per vector]. */
-  const operand = (x: Float, n: number, full: number): [number, number] => {
-    if (x.length === n && n !== 1) {
-      mem.put(x, full);
-      return [full, 16];
-    }
-    mem.splat(x, full);
-    return [full, 0];
-  };
 
   return {
     ...jsBackend,
     name: "wasm",
+    allocator: mem.resident ? mem : undefined,
 
     unary(op: UnaryOp, x: Storage, out: Storage, p0?: number, p1?: number): void {
       const n = x.length;
-      // Tiny arrays never touch WebAssembly: the copies in and out would cost more than the kernel.
-      if (n < wasmTuning.minElements) {
-        jsBackend.unary(op, x, out, p0, p1);
-        return;
-      }
       const code = isF32(x) && isF32(out) ? UNARY_F32[op] : isF64(x) && isF64(out) ? UNARY_F64[op] : undefined;
-      if (code === undefined || out.length !== n) {
+      // Tiny arrays never touch WebAssembly unless they live there: copying would cost more than the kernel.
+      if (code === undefined || out.length !== n || (n < wasmTuning.minElements && !mem.owns(x))) {
         jsBackend.unary(op, x, out, p0, p1);
         return;
       }
-      const bytes = n * x.BYTES_PER_ELEMENT;
-      mem.reset();
-      const px = mem.take(bytes);
-      const po = mem.take(bytes);
-      mem.commit();
-      mem.put(x as Float, px);
-      (isF32(x) ? k.unaryF32 : k.unaryF64)(code, px, po, n);
-      mem.get(out, po, n);
+      try {
+        const px = mem.input(x);
+        const po = mem.output(out);
+        (isF32(x) ? k.unaryF32 : k.unaryF64)(code, px, po, n);
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
     },
 
     binary(op, a, aStrides, b, bStrides, out, outShape): void {
       const n = out.length;
-      // Tiny arrays never touch WebAssembly: the copies in and out would cost more than the kernel.
-      if (n < wasmTuning.minElements) {
-        jsBackend.binary(op, a, aStrides, b, bStrides, out, outShape);
-        return;
-      }
       const sameFloat = (isF32(a) && isF32(b)) || (isF64(a) && isF64(b));
       const arith = ARITH[op];
       const cmp = COMPARE[op];
       const fits = arith !== undefined ? out.constructor === a.constructor : cmp !== undefined && out instanceof Uint8Array;
-      if (!sameFloat || !fits) {
+      // Tiny arrays never touch WebAssembly unless they live there: copying would cost more than the kernel.
+      if (!sameFloat || !fits || (n < wasmTuning.minElements && !mem.owns(out))) {
         jsBackend.binary(op, a, aStrides, b, bStrides, out, outShape);
         return;
       }
@@ -221,17 +138,18 @@ function createWasmBackend(k: KernelExports): Backend {
       const kind = arith !== undefined ? 0 : 1;
       if ((a.length === n || a.length === 1) && (b.length === n || b.length === 1)) {
         // Same shape, or a scalar operand: one streaming pass.
-        mem.reset();
-        const pa = mem.take(n * size);
-        const pb = fb === fa ? pa : mem.take(n * size);
-        const po = mem.take(kind === 0 ? n * size : n);
-        mem.commit();
-        const [oa, sa] = operand(fa, n, pa);
-        const [ob, sb] = fb === fa ? [oa, sa] : operand(fb, n, pb);
-        const [x, sx, y, sy] = swap ? [ob, sb, oa, sa] : [oa, sa, ob, sb];
-        if (kind === 0) (f32 ? k.binaryF32 : k.binaryF64)(code, x, sx, y, sy, po, n);
-        else (f32 ? k.compareF32 : k.compareF64)(code, invert ? 1 : 0, x, sx, y, sy, po, n);
-        mem.get(out, po, n);
+        try {
+          const [oa, sa] = mem.operand(fa, n);
+          const [ob, sb] = fb === fa ? [oa, sa] : mem.operand(fb, n);
+          const po = mem.output(out);
+          const [x, sx, y, sy] = swap ? [ob, sb, oa, sa] : [oa, sa, ob, sb];
+          if (kind === 0) (f32 ? k.binaryF32 : k.binaryF64)(code, x, sx, y, sy, po, n);
+          else (f32 ? k.compareF32 : k.compareF64)(code, invert ? 1 : 0, x, sx, y, sy, po, n);
+          mem.end();
+        } catch (e) {
+          mem.abort();
+          throw e;
+        }
         return;
       }
       // Broadcasting that collapses to rows × cols where each operand either runs along a row or
@@ -246,64 +164,59 @@ function createWasmBackend(k: KernelExports): Backend {
       }
       const rows = nd === 2 ? shape[0]! : 1;
       const cols = shape[nd - 1]!;
-      mem.reset();
-      const pa = mem.take(a.length * size);
-      const pb = mem.take(b.length * size);
-      const po = mem.take(kind === 0 ? n * size : n);
-      mem.commit();
-      mem.put(fa, pa);
-      mem.put(fb, pb);
-      const ra = nd === 2 ? stA![0]! * size : 0, rb = nd === 2 ? stB![0]! * size : 0;
-      const run = f32 ? k.rowsF32 : k.rowsF64;
-      if (swap) run(kind, code, invert ? 1 : 0, pb, rb, innerB, pa, ra, innerA, po, rows, cols);
-      else run(kind, code, invert ? 1 : 0, pa, ra, innerA, pb, rb, innerB, po, rows, cols);
-      mem.get(out, po, n);
+      try {
+        const pa = mem.input(fa);
+        const pb = mem.input(fb);
+        const po = mem.output(out);
+        const ra = nd === 2 ? stA![0]! * size : 0, rb = nd === 2 ? stB![0]! * size : 0;
+        const run = f32 ? k.rowsF32 : k.rowsF64;
+        if (swap) run(kind, code, invert ? 1 : 0, pb, rb, innerB, pa, ra, innerA, po, rows, cols);
+        else run(kind, code, invert ? 1 : 0, pa, ra, innerA, pb, rb, innerB, po, rows, cols);
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
     },
 
     where(cond, cStrides, a, aStrides, b, bStrides, out, outShape): void {
       const n = out.length;
       const sameFloat = (isF32(a) && isF32(b) && isF32(out)) || (isF64(a) && isF64(b) && isF64(out));
       const direct = [cond, a, b].every((x) => x.length === n || x.length === 1);
-      if (!sameFloat || !direct || !(cond instanceof Uint8Array) || n < wasmTuning.minElements) {
+      if (!sameFloat || !direct || !(cond instanceof Uint8Array) || (n < wasmTuning.minElements && !mem.owns(out))) {
         jsBackend.where(cond, cStrides, a, aStrides, b, bStrides, out, outShape);
         return;
       }
-      const fa = a as Float, fb = b as Float;
-      const bytes = n * fa.BYTES_PER_ELEMENT;
-      mem.reset();
-      const pc = mem.take(n);
-      const pa = mem.take(bytes);
-      const pb = mem.take(bytes);
-      const po = mem.take(bytes);
-      mem.commit();
-      let sc = 16;
-      if (cond.length === n && n !== 1) mem.u8.set(cond, pc);
-      else {
-        mem.u8.fill(cond[0]!, pc, pc + 16);
-        sc = 0;
+      try {
+        const [pc, sc] = mem.operand(cond, n);
+        const [oa, sa] = mem.operand(a as Float, n);
+        const [ob, sb] = mem.operand(b as Float, n);
+        const po = mem.output(out);
+        (isF32(a) ? k.whereF32 : k.whereF64)(pc, sc, oa, sa, ob, sb, po, n);
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
       }
-      const [oa, sa] = operand(fa, n, pa);
-      const [ob, sb] = operand(fb, n, pb);
-      (isF32(fa) ? k.whereF32 : k.whereF64)(pc, sc, oa, sa, ob, sb, po, n);
-      mem.get(out, po, n);
     },
 
     reduce(op, x, outer, len, inner, out): void {
       const code = REDUCE[op];
       const total = outer * len * inner;
       const ok = code !== undefined && ((isF32(x) && isF32(out)) || (isF64(x) && isF64(out)));
-      if (!ok || total < wasmTuning.minElements || x.length !== total || (op !== "sum" && len === 0)) {
+      if (!ok || (total < wasmTuning.minElements && !mem.owns(x)) || x.length !== total || (op !== "sum" && len === 0)) {
         jsBackend.reduce(op, x, outer, len, inner, out);
         return;
       }
-      const size = x.BYTES_PER_ELEMENT;
-      mem.reset();
-      const px = mem.take(total * size);
-      const po = mem.take(outer * inner * size);
-      mem.commit();
-      mem.put(x as Float, px);
-      (isF32(x) ? k.reduceF32 : k.reduceF64)(code, px, outer, len, inner, po);
-      mem.get(out, po, outer * inner);
+      try {
+        const px = mem.input(x);
+        const po = mem.output(out);
+        (isF32(x) ? k.reduceF32 : k.reduceF64)(code, px, outer, len, inner, po);
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
     },
 
     matmul(a, aOffset, b, bOffset, out, outOffset, m, k_, n, transA, transB): void {
@@ -313,22 +226,25 @@ function createWasmBackend(k: KernelExports): Backend {
         jsBackend.matmul(a, aOffset, b, bOffset, out, outOffset, m, k_, n, transA, transB);
         return;
       }
-      if (m * k_ * n >= wasmTuning.minThreadedMacs && threadedMatmul(a as Float, aOffset, b as Float, bOffset, out as Float, outOffset, m, k_, n, transA, transB)) return;
       const size = f32 ? 4 : 8;
-      const kc = Math.min(KC, k_);
-      const mr = Math.ceil(Math.min(MC, m) / 4) * 4;
-      const nr = f32 ? Math.ceil(n / 8) * 8 : Math.ceil(n / 4) * 4;
-      mem.reset();
-      const pa = mem.take(m * k_ * size);
-      const pb = mem.take(k_ * n * size);
-      const pc = mem.take(m * n * size);
-      const packA = mem.take(mr * kc * size);
-      const packB = mem.take(nr * kc * size);
-      mem.commit();
-      mem.put((a as Float).subarray(aOffset, aOffset + m * k_), pa);
-      mem.put((b as Float).subarray(bOffset, bOffset + k_ * n), pb);
-      (f32 ? k.gemmF32 : k.gemmF64)(pa, pb, pc, m, k_, n, transA ? 1 : 0, transB ? 1 : 0, packA, packB);
-      mem.get(out, pc, m * n, outOffset);
+      try {
+        const pa = mem.input(a, aOffset, m * k_);
+        const pb = mem.input(b, bOffset, k_ * n);
+        // The matmul kernels write exactly the m×n block of C (edge tiles go through scratch).
+        const pc = mem.output(out, outOffset, m * n, true);
+        if (m * k_ * n < wasmTuning.minThreadedMacs || !threadedMatmul(mem, f32, pa, pb, pc, m, k_, n, transA, transB)) {
+          const kc = Math.min(KC, k_);
+          const mr = Math.ceil(Math.min(MC, m) / 4) * 4;
+          const nr = f32 ? Math.ceil(n / 8) * 8 : Math.ceil(n / 4) * 4;
+          const packA = mem.temp(mr * kc * size);
+          const packB = mem.temp(nr * kc * size);
+          (f32 ? k.gemmF32 : k.gemmF64)(pa, pb, pc, m, k_, n, transA ? 1 : 0, transB ? 1 : 0, packA, packB);
+        }
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
     },
   };
 }
@@ -339,13 +255,52 @@ export type WasmLoad =
   | { status: "pending"; promise: Promise<Backend | undefined> }
   | { status: "unavailable"; reason: string };
 
-function instantiate(module: WebAssembly.Module): Backend {
-  return createWasmBackend(new WebAssembly.Instance(module, {}).exports as unknown as KernelExports);
+/** The WebAssembly memory manager of the active wasm backend (memoryStats() reads it). */
+let activeHeap: WasmHeap | undefined;
+/** The wasm memory's statistics, or undefined when the wasm backend never loaded. */
+export function wasmMemoryStats(): WasmMemoryStats | undefined {
+  return activeHeap?.stats();
+}
+/** Sets the bytes of live tensors kept in WebAssembly memory, beyond which new tensors are plain JavaScript arrays. */
+export function setWasmMemoryLimit(bytes: number): void {
+  if (activeHeap) activeHeap.limit = bytes;
 }
 
-/** A wasm backend over another build of the kernels module (benchmarks of kernel variants). */
+/** A shared WebAssembly.Memory (tensors can live in it and threads can share it), or undefined where this runtime has none. */
+function sharedMemory(): WebAssembly.Memory | undefined {
+  if (typeof SharedArrayBuffer !== "function") return undefined;
+  try {
+    const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true } as WebAssembly.MemoryDescriptor);
+    return memory.buffer instanceof SharedArrayBuffer ? memory : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Instantiates the kernels: the threads build on a shared memory where one exists (tensors then
+ * live in it), else the plain build on its own memory (tensors stay in JavaScript arrays).
+ */
+function instantiate(plain: WebAssembly.Module, threaded: WebAssembly.Module | undefined): Backend {
+  const memory = threaded ? sharedMemory() : undefined;
+  let k: KernelExports;
+  let heap: WasmHeap;
+  if (threaded && memory) {
+    k = { ...(new WebAssembly.Instance(threaded, { env: { memory } }).exports as unknown as KernelExports), memory };
+    heap = new WasmHeap(memory, k.heapBase(), true);
+    attachThreads(threaded, heap);
+  } else {
+    k = new WebAssembly.Instance(plain, {}).exports as unknown as KernelExports;
+    heap = new WasmHeap(k.memory, k.heapBase(), false);
+  }
+  activeHeap = heap;
+  return createWasmBackend(k, heap);
+}
+
+/** A wasm backend over another build of the kernels module (benchmarks of kernel variants); its tensors stay in JavaScript arrays. */
 export function wasmBackendFromBytes(bytes: Uint8Array<ArrayBuffer>): Backend {
-  return instantiate(new WebAssembly.Module(bytes));
+  const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as KernelExports;
+  return createWasmBackend(k, new WasmHeap(k.memory, k.heapBase(), false));
 }
 
 /**
@@ -356,13 +311,17 @@ export function wasmBackendFromBytes(bytes: Uint8Array<ArrayBuffer>): Backend {
 export function loadWasmBackend(): WasmLoad {
   if (!simdSupported()) return { status: "unavailable", reason: "this JavaScript runtime has no WebAssembly SIMD" };
   const bytes = decodeBase64(KERNELS_WASM_BASE64);
+  const threadBytes = typeof SharedArrayBuffer === "function" ? decodeBase64(KERNELS_THREADS_WASM_BASE64) : undefined;
   try {
-    return { status: "ready", backend: instantiate(new WebAssembly.Module(bytes)) };
+    return { status: "ready", backend: instantiate(new WebAssembly.Module(bytes), threadBytes && new WebAssembly.Module(threadBytes)) };
   } catch (e) {
     if (!(e instanceof RangeError)) return { status: "unavailable", reason: `the kernels did not compile (${e instanceof Error ? e.message : String(e)})` };
   }
   return {
     status: "pending",
-    promise: WebAssembly.compile(bytes).then(instantiate, () => undefined),
+    promise: Promise.all([WebAssembly.compile(bytes), threadBytes && WebAssembly.compile(threadBytes).catch(() => undefined)]).then(
+      ([plain, threaded]) => instantiate(plain, threaded),
+      () => undefined,
+    ),
   };
 }

@@ -1,11 +1,11 @@
 import { ValueError } from "../../errors.js";
-import { KERNELS_THREADS_WASM_BASE64 } from "./kernels.generated.js";
+import type { WasmHeap } from "./heap.js";
 
 /**
  * Multi-threaded matmul for the wasm backend, with a synchronous API. The kernels' threads build
- * (assembly/build.mjs: imported, shared memory) is instantiated on one shared
- * WebAssembly.Memory by the calling thread and by N − 1 workers. A large product is copied in
- * once, the rows of C are split into N parts (whole 4-row panels), the workers' parts are posted
+ * (assembly/build.mjs: imported, shared memory) is instantiated on the backend's one shared
+ * WebAssembly.Memory, where the tensors live, by the calling thread and by N − 1 workers. The
+ * rows of C are split into chunks (whole 4-row panels), the workers' parts are posted
  * through a control block of Int32 slots (Atomics.store + Atomics.notify), the calling thread
  * computes its own part and then Atomics.wait's for the others. Every thread runs the same
  * kernel over whole rows, and each element of C goes through the same additions in the same
@@ -137,34 +137,27 @@ interface ThreadKernels {
   GEMM_KC: WebAssembly.Global;
 }
 
-const PAGE = 65536;
-const BLOCK = 128;
-const SLACK = 64;
 /** How long to wait for a new worker to instantiate the module before giving threads up. */
 const START_TIMEOUT_MS = 30_000;
 
 interface Pool {
-  memory: WebAssembly.Memory;
-  k: ThreadKernels;
   module: WebAssembly.Module;
+  heap: WasmHeap;
+  k: ThreadKernels;
   control: Int32Array;
   workers: { terminate(): unknown }[];
-  base: number;
-  buffer: SharedArrayBuffer | ArrayBuffer;
-  f32: Float32Array;
-  f64: Float64Array;
 }
 
+/** The threads build and the backend's shared memory, once the wasm backend runs on one. */
+let shared: { module: WebAssembly.Module; heap: WasmHeap } | undefined;
 let pool: Pool | undefined;
 
 /** Products computed on several threads so far (for tests). */
 export const threadStats = { matmuls: 0 };
 
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+/** @internal The wasm backend's threads build and its shared memory (set when the backend loads). */
+export function attachThreads(module: WebAssembly.Module, heap: WasmHeap): void {
+  shared = { module, heap };
 }
 
 function fail(why: string): undefined {
@@ -176,19 +169,13 @@ function fail(why: string): undefined {
 
 /** The pool with at least `workers` workers started (and ready), or undefined if threads cannot run. */
 function ensurePool(workers: number): Pool | undefined {
-  if (broken || !provider) return undefined;
+  if (broken || !provider || !shared) return undefined;
   try {
     if (!pool) {
-      const module = new WebAssembly.Module(decodeBase64(KERNELS_THREADS_WASM_BASE64));
-      const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true } as WebAssembly.MemoryDescriptor);
-      const k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as ThreadKernels;
+      const memory = shared.heap.memory;
+      const k = new WebAssembly.Instance(shared.module, { env: { memory } }).exports as unknown as ThreadKernels;
       const control = new Int32Array(new SharedArrayBuffer((CHUNKS + MAX_CHUNKS) * 4));
-      const buffer = memory.buffer;
-      pool = {
-        memory, k, module, control, workers: [],
-        base: Math.ceil(k.heapBase() / BLOCK) * BLOCK,
-        buffer, f32: new Float32Array(buffer), f64: new Float64Array(buffer),
-      };
+      pool = { module: shared.module, heap: shared.heap, k, control, workers: [] };
     }
     const p = pool;
     while (p.workers.length < workers) {
@@ -196,7 +183,7 @@ function ensurePool(workers: number): Pool | undefined {
       const slot = HEADER + index * SLOTS;
       Atomics.store(p.control, slot + GEN, 0);
       Atomics.store(p.control, slot + READY, 0);
-      p.workers.push(provider.spawn(WORKER_SOURCE, { module: p.module, memory: p.memory, control: p.control.buffer, index }, (e) => {
+      p.workers.push(provider.spawn(WORKER_SOURCE, { module: p.module, memory: p.heap.memory, control: p.control.buffer, index }, (e) => {
         // A worker that dies (it should not) turns threads off for the next call.
         broken ??= `a worker thread failed (${e instanceof Error ? e.message : String(e)})`;
       }));
@@ -212,14 +199,14 @@ function ensurePool(workers: number): Pool | undefined {
 }
 
 /**
- * C = op(A)·op(B) on getNumThreads() threads when that is more than one and the product has at
- * least 2 rows per thread; returns false (having done nothing) otherwise, and the caller runs it
- * on one thread.
+ * C = op(A)·op(B) on getNumThreads() threads, operands already in the shared memory at byte
+ * offsets pa, pb, pc, when threads are on and the product has at least 2 chunks of rows; returns
+ * false (having done nothing) otherwise, and the caller runs it on one thread. Scratch comes
+ * from `mem.temp` (freed by the caller's `mem.end()`).
  */
-export function threadedMatmul(a: Float32Array | Float64Array, aOffset: number, b: Float32Array | Float64Array, bOffset: number, out: Float32Array | Float64Array, outOffset: number, m: number, k: number, n: number, transA: boolean, transB: boolean): boolean {
+export function threadedMatmul(mem: WasmHeap, f32: boolean, pa: number, pb: number, pc: number, m: number, k: number, n: number, transA: boolean, transB: boolean): boolean {
   const threads = Math.min(getNumThreads(), Math.floor(m / 8));
-  if (threads < 2 || k === 0 || n === 0) return false;
-  const f32 = a instanceof Float32Array;
+  if (threads < 2 || k === 0 || n === 0 || !shared || shared.heap !== mem) return false;
   const parts = threads;
   // Chunks of rows of C (whole 4-row panels), about 8 per thread.
   const chunkRows = Math.max(16, Math.ceil(m / (8 * parts) / 4) * 4);
@@ -234,33 +221,10 @@ export function threadedMatmul(a: Float32Array | Float64Array, aOffset: number, 
   const kc = Math.min(KC, k);
   const mr = Math.ceil(Math.min(MC, chunkRows) / 4) * 4;
   const nr = f32 ? Math.ceil(n / 8) * 8 : Math.ceil(n / 4) * 4;
-  let top = p.base;
-  const take = (bytes: number): number => {
-    const at = top;
-    top += Math.ceil((bytes + SLACK) / BLOCK) * BLOCK;
-    return at;
-  };
-  const pa = take(m * k * size);
-  const pb = take(k * n * size);
-  const pc = take(m * n * size);
   /** All of op(B), packed once (by every thread, a share of the panels each) and read by all. */
-  const packedB = take(nr * k * size);
+  const packedB = mem.temp(nr * k * size);
   const scratch: [number, number][] = [];
-  for (let t = 0; t < parts; t++) scratch.push([take(mr * kc * size), take(128)]);
-  if (top > 2 ** 32) return false;
-  if (top > p.memory.buffer.byteLength) p.memory.grow(Math.ceil((top - p.memory.buffer.byteLength) / PAGE));
-  if (p.buffer.byteLength !== p.memory.buffer.byteLength) {
-    p.buffer = p.memory.buffer;
-    p.f32 = new Float32Array(p.buffer);
-    p.f64 = new Float64Array(p.buffer);
-  }
-  if (f32) {
-    p.f32.set(a.subarray(aOffset, aOffset + m * k), pa / 4);
-    p.f32.set(b.subarray(bOffset, bOffset + k * n), pb / 4);
-  } else {
-    p.f64.set(a.subarray(aOffset, aOffset + m * k), pa / 8);
-    p.f64.set(b.subarray(bOffset, bOffset + k * n), pb / 8);
-  }
+  for (let t = 0; t < parts; t++) scratch.push([mem.temp(mr * kc * size), mem.temp(128)]);
 
   const c = p.control;
   /** Posts args to workers 1 … parts − 1. */
@@ -294,36 +258,18 @@ export function threadedMatmul(a: Float32Array | Float64Array, aOffset: number, 
   if (!join()) return false;
 
   // Then the rows of C, in chunks of whole 4-row panels that every thread takes one at a time
-  // (which balances the load when a core is shared); between its own chunks this thread copies
-  // the finished ones out, so most of that copy overlaps the workers' work.
+  // (which balances the load when a core is shared).
   Atomics.store(c, NEXT, 0);
-  c.fill(0, CHUNKS, CHUNKS + chunks);
   const kernel = f32 ? p.k.gemmRowsF32 : p.k.gemmRowsF64;
   post((t) => {
     const [packA, edge] = scratch[t]!;
     return [f32 ? JOB_ROWS_F32 : JOB_ROWS_F64, pa, pb, pc, m, k, n, transA ? 1 : 0, transB ? 1 : 0, packA, packedB, edge, chunkRows, chunks];
   });
   const [packA, edge] = scratch[0]!;
-  const view = f32 ? p.f32 : p.f64;
-  const elem = pc / size;
-  let copied = 0;
-  const copyOut = (wait: boolean): void => {
-    for (; copied < chunks; copied++) {
-      if (Atomics.load(c, CHUNKS + copied) === 0) {
-        if (!wait) return;
-        Atomics.wait(c, CHUNKS + copied, 0);
-      }
-      const r0 = copied * chunkRows, r1 = Math.min(m, r0 + chunkRows);
-      out.set(view.subarray(elem + r0 * n, elem + r1 * n), outOffset + r0 * n);
-    }
-  };
   for (let i = Atomics.add(c, NEXT, 1); i < chunks; i = Atomics.add(c, NEXT, 1)) {
     kernel(pa, pb, pc, m, k, n, transA ? 1 : 0, transB ? 1 : 0, packA, packedB, edge, i * chunkRows, Math.min(m, (i + 1) * chunkRows), 1);
-    Atomics.store(c, CHUNKS + i, 1);
-    copyOut(false);
   }
   if (!join()) return false;
-  copyOut(true);
   threadStats.matmuls++;
   return true;
 }
