@@ -16,6 +16,7 @@ import { ReduceLROnPlateau, type AnyOptimizer } from "../optim/lr-scheduler.js";
 import type { OptimizerStateDict } from "../optim/optimizer.js";
 import { Generator, defaultGenerator } from "../tensor/random.js";
 import { Tensor } from "../tensor/tensor.js";
+import { tidy } from "../tensor/storage.js";
 import { countCorrect, forEachPrediction } from "./metrics.js";
 import { makeReporter, type ProgressMode, type ProgressStream, type Reporter } from "./progress.js";
 import type {
@@ -267,7 +268,7 @@ export class Trainer {
     const confusion: number[][] = [];
     try {
       noGrad(() => {
-        for (const [x, y] of loader) {
+        forEachBatch(loader, (x, y) => {
           const out = this.model.forward(x);
           const loss = this.lossFn(out, y);
           const n = batchSize(x);
@@ -280,7 +281,7 @@ export class Trainer {
             confusion[label]![predicted]! += 1;
           });
           if (c === undefined) classification = false;
-        }
+        });
       });
     } finally {
       const modules = this.model.modules();
@@ -399,9 +400,11 @@ export class Trainer {
     let correct = 0;
     let counted = 0;
     let batch = 0;
-    for (const [x, y] of this.trainLoader) {
+    forEachBatch(this.trainLoader, (x, y) => {
       this.model.train();
-      this.optimizer.zeroGrad();
+      // Zeroed in place (not set to null): each step's backward adds into the same gradient
+      // storage, so a step allocates nothing that outlives it.
+      this.optimizer.zeroGrad(false);
       const out = this.model.forward(x);
       const loss = this.lossFn(out, y);
       loss.backward();
@@ -432,7 +435,7 @@ export class Trainer {
         samplesPerSecond: elapsed > 0 ? samples / elapsed : NaN,
         etaSeconds: (runElapsed / stepsDone) * stepsLeft,
       });
-    }
+    });
     if (batch === 0) throw emptyLoader("Trainer.fit");
     const trainSeconds = (performance.now() - start) / 1000;
     const record: EpochRecord = {
@@ -576,4 +579,27 @@ function orderRecord(r: EpochRecord): EpochRecord {
   out.seconds = r.seconds;
   out.samplesPerSecond = r.samplesPerSecond;
   return out;
+}
+
+/**
+ * Runs `body` on every batch of `loader`, each batch in its own tidy(): the batch and every
+ * tensor the step computes go back to the memory pool as soon as the step ends (parameters,
+ * gradients and optimizer state live on), so memory stays flat over any number of steps.
+ */
+function forEachBatch(loader: Loader, body: (x: Tensor, y: Tensor) => void): void {
+  const it = loader[Symbol.iterator]();
+  let finished = false;
+  try {
+    while (
+      !tidy(() => {
+        const r = it.next();
+        if (r.done) return true;
+        body(r.value[0], r.value[1]);
+        return false;
+      })
+    );
+    finished = true;
+  } finally {
+    if (!finished) it.return?.();
+  }
 }
