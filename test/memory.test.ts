@@ -22,7 +22,7 @@ const wasm = simdSupported() && typeof SharedArrayBuffer === "function";
 beforeAll(() => {
   if (wasm) setBackend("wasm");
 });
-afterEach(() => setMemoryLimit(2 ** 31));
+afterEach(() => setMemoryLimit(2 ** 31, { outsideTidy: 2 ** 26 }));
 
 /** The two-layer net and one SGD step on it, as a user would write them. */
 function setup(seed: number) {
@@ -196,6 +196,19 @@ describe.skipIf(!wasm)("tensors in WebAssembly memory", () => {
     expect(Math.max(...live.slice(1))).toBe(Math.min(...live.slice(1)));
   });
 
+  it("a long synchronous loop without tidy stays within the outside-tidy cap, then uses JavaScript arrays", () => {
+    setMemoryLimit(undefined, { outsideTidy: 2 ** 22 });
+    const x = randn([64, 64]);
+    const ref = x.exp().sum().item();
+    let last = 0;
+    for (let i = 0; i < 400; i++) last = x.exp().sum().item();
+    expect(last).toBe(ref);
+    const s = memoryStats();
+    expect(s.outsideTidyBytes).toBeLessThanOrEqual(2 ** 22);
+    expect(s.fallbacks).toBeGreaterThan(0);
+    expect(() => setMemoryLimit(undefined, { outsideTidy: -5 })).toThrow(/outsideTidy/);
+  });
+
   it("without tidy, the garbage collector hands blocks back once the event loop turns", () => {
     const script = `
       const { randn, memoryStats, getBackend } = await import(${JSON.stringify(`${root}src/index.ts`)});
@@ -216,7 +229,7 @@ describe.skipIf(!wasm)("tensors in WebAssembly memory", () => {
 describe("memory API without resident tensors", () => {
   it("memoryStats has every field; setMemoryLimit validates", () => {
     const s = memoryStats();
-    for (const k of ["resident", "memoryBytes", "allocatedBytes", "pooledBytes", "liveBlocks", "limitBytes", "fallbacks", "collected", "released"]) expect(s).toHaveProperty(k);
+    for (const k of ["resident", "memoryBytes", "allocatedBytes", "pooledBytes", "liveBlocks", "limitBytes", "outsideTidyLimitBytes", "outsideTidyBytes", "fallbacks", "collected", "released"]) expect(s).toHaveProperty(k);
     expect(() => setMemoryLimit(Number.NaN)).toThrow(ValueError);
     expect(getBackend().name).toMatch(/js|wasm/);
   });

@@ -6,8 +6,11 @@ import type { DType, Storage } from "../tensor/dtype.js";
  * ordinary JavaScript typed array.
  */
 export interface StorageAllocator {
-  /** Storage for n elements of dtype (zero-filled when `zero`), or undefined for a plain typed array. */
-  allocate(dtype: DType, n: number, zero: boolean): Storage | undefined;
+  /**
+   * Storage for n elements of dtype (zero-filled when `zero`), or undefined for a plain typed
+   * array. `scoped`: made inside tidy(), which frees it (else only the garbage collector does).
+   */
+  allocate(dtype: DType, n: number, zero: boolean, scoped: boolean): Storage | undefined;
   /** Frees storage this allocator made, now (scope(), dispose()); storage it did not make is ignored. */
   release(x: Storage): void;
 }

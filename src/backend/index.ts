@@ -113,14 +113,21 @@ export type MemoryStats = WasmMemoryStats;
  * collector). Like `torch.cuda.memory_stats()`, for watching a training loop stay flat.
  */
 export function memoryStats(): MemoryStats {
-  return wasmMemoryStats() ?? { resident: false, memoryBytes: 0, allocatedBytes: 0, pooledBytes: 0, liveBlocks: 0, limitBytes: 0, fallbacks: 0, collected: 0, released: 0 };
+  return wasmMemoryStats() ?? { resident: false, memoryBytes: 0, allocatedBytes: 0, pooledBytes: 0, liveBlocks: 0, limitBytes: 0, outsideTidyLimitBytes: 0, outsideTidyBytes: 0, fallbacks: 0, collected: 0, released: 0 };
 }
 
 /**
- * Caps the bytes of live tensors kept in WebAssembly memory (default 2 GiB); past it, new
- * tensors are ordinary JavaScript arrays (correct, slower: each kernel copies them in and out).
+ * Caps the bytes of live tensors kept in WebAssembly memory: `bytes` for all (default 2 GiB),
+ * `options.outsideTidy` for those made outside any tidy() (default 64 MiB: their blocks come back
+ * only when the garbage collector runs its callbacks, after an `await`, so a long synchronous
+ * loop without tidy would otherwise fill memory). Past a cap, new tensors are ordinary JavaScript
+ * arrays: correct, slower (each kernel copies them in and out), freed by the collector.
  */
-export function setMemoryLimit(bytes: number): void {
-  if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new ValueError(`setMemoryLimit: expected a number of bytes ≥ 0, got ${bytes}.`);
-  setWasmMemoryLimit(bytes);
+export function setMemoryLimit(bytes?: number, options: { outsideTidy?: number } = {}): void {
+  const check = (name: string, v: number | undefined): void => {
+    if (v !== undefined && (!(v >= 0) || !Number.isFinite(v))) throw new ValueError(`setMemoryLimit: ${name} must be a number of bytes ≥ 0, got ${v}.`);
+  };
+  check("bytes", bytes);
+  check("options.outsideTidy", options.outsideTidy);
+  setWasmMemoryLimit(bytes, options.outsideTidy);
 }

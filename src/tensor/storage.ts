@@ -40,7 +40,7 @@ const TRACK_BYTES = 256;
 /** @internal Zero-filled (when `zero`) storage for n elements of dtype. */
 export function allocateStorage(dtype: DType, n: number, zero: boolean): Storage {
   if (allocator !== undefined) {
-    const s = allocator.allocate(dtype, n, zero);
+    const s = allocator.allocate(dtype, n, zero, frames.length > 0);
     if (s !== undefined) {
       owners.set(s, allocator);
       if (frames.length > 0) frames[frames.length - 1]!.storages.push(s);

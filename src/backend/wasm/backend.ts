@@ -261,9 +261,11 @@ let activeHeap: WasmHeap | undefined;
 export function wasmMemoryStats(): WasmMemoryStats | undefined {
   return activeHeap?.stats();
 }
-/** Sets the bytes of live tensors kept in WebAssembly memory, beyond which new tensors are plain JavaScript arrays. */
-export function setWasmMemoryLimit(bytes: number): void {
-  if (activeHeap) activeHeap.limit = bytes;
+/** Sets the bytes of live tensors kept in WebAssembly memory (all, and those made outside tidy()), beyond which new tensors are plain JavaScript arrays. */
+export function setWasmMemoryLimit(bytes: number | undefined, outsideTidy: number | undefined): void {
+  if (!activeHeap) return;
+  if (bytes !== undefined) activeHeap.limit = bytes;
+  if (outsideTidy !== undefined) activeHeap.unscopedLimit = outsideTidy;
 }
 
 /** A shared WebAssembly.Memory (tensors can live in it and threads can share it), or undefined where this runtime has none. */

@@ -16,9 +16,10 @@ import type { StorageAllocator } from "../backend.js";
  * 64 bytes to spare after its last element: the kernels run whole vectors past it). A freed
  * block goes on its class's free list and is handed out again, so the tensors of one training
  * step reuse the blocks of the step before and memory stays flat. A tensor's block is freed
- * when the view is garbage-collected (a FinalizationRegistry), or earlier by `scope()` /
- * `dispose()` (src/tensor/storage.ts). Past `limit` bytes of live tensors, new tensors fall back
- * to JavaScript arrays: slower (copied per kernel) but never out of memory here.
+ * when the view is garbage-collected (a FinalizationRegistry), or earlier by `tidy()` /
+ * `dispose()` (src/tensor/storage.ts). Past `limit` bytes of live tensors (`unscopedLimit` for
+ * tensors made outside any tidy(), which wait for the collector), new tensors fall back to
+ * JavaScript arrays: slower (copied per kernel) but never out of memory here.
  */
 
 const PAGE = 65536;
@@ -53,6 +54,10 @@ export interface WasmMemoryStats {
   liveBlocks: number;
   /** Live tensor bytes beyond which new tensors are JavaScript arrays instead. */
   limitBytes: number;
+  /** The same for tensors made outside any tidy() (their blocks wait for the garbage collector). */
+  outsideTidyLimitBytes: number;
+  /** Bytes in blocks of live tensors made outside any tidy(). */
+  outsideTidyBytes: number;
   /** Tensors that were given JavaScript arrays because the limit was reached (since start). */
   fallbacks: number;
   /** Blocks freed by the garbage collector (FinalizationRegistry) since start. */
@@ -82,6 +87,15 @@ export class WasmHeap implements StorageAllocator {
   private released = 0;
   /** Live resident tensor bytes beyond which new tensors are JavaScript arrays. */
   limit = 2 ** 31;
+  /**
+   * The same limit for tensors made outside any tidy(). Their blocks come back only when the
+   * garbage collector finds them unreachable, which in a long synchronous loop is never; past
+   * this many bytes such tensors are JavaScript arrays, which the collector frees by itself.
+   */
+  unscopedLimit = 2 ** 26;
+  private unscopedBytes = 0;
+  /** Blocks of tensors made outside any tidy(). */
+  private readonly unscoped = new Set<number>();
   /** Tensor views handed out and not yet released (a block reused later gets a new view). */
   private readonly views = new WeakSet<Storage>();
   private readonly registry = new FinalizationRegistry<number>((ptr) => {
@@ -160,7 +174,10 @@ export class WasmHeap implements StorageAllocator {
 
   private releaseTensorBlock(ptr: number): void {
     const cls = this.live.get(ptr);
-    if (cls !== undefined) this.residentBytes -= cls;
+    if (cls !== undefined) {
+      this.residentBytes -= cls;
+      if (this.unscoped.delete(ptr)) this.unscopedBytes -= cls;
+    }
     this.free(ptr);
   }
 
@@ -179,12 +196,12 @@ export class WasmHeap implements StorageAllocator {
 
   // ---------------------------------------------------------------- StorageAllocator
 
-  allocate(dtype: DType, n: number, zero: boolean): Storage | undefined {
+  allocate(dtype: DType, n: number, zero: boolean, scoped: boolean): Storage | undefined {
     if (!this.resident) return undefined;
     const size = dtype === "float64" ? 8 : dtype === "bool" ? 1 : 4;
     const bytes = n * size;
     if (bytes < MIN_RESIDENT_BYTES) return undefined;
-    if (this.residentBytes + bytes > this.limit) {
+    if (this.residentBytes + bytes > this.limit || (!scoped && this.unscopedBytes + bytes > this.unscopedLimit)) {
       this.fallbacks++;
       return undefined;
     }
@@ -194,7 +211,12 @@ export class WasmHeap implements StorageAllocator {
       this.fallbacks++;
       return undefined;
     }
-    this.residentBytes += this.live.get(ptr)!;
+    const cls = this.live.get(ptr)!;
+    this.residentBytes += cls;
+    if (!scoped) {
+      this.unscoped.add(ptr);
+      this.unscopedBytes += cls;
+    }
     const buf = this.buffer;
     const view: Storage =
       dtype === "float32" ? new Float32Array(buf, ptr, n)
@@ -224,6 +246,8 @@ export class WasmHeap implements StorageAllocator {
       pooledBytes: this.pooled,
       liveBlocks: this.live.size,
       limitBytes: this.limit,
+      outsideTidyLimitBytes: this.unscopedLimit,
+      outsideTidyBytes: this.unscopedBytes,
       fallbacks: this.fallbacks,
       collected: this.collected,
       released: this.released,
