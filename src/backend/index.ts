@@ -1,6 +1,7 @@
 import { ValueError } from "../errors.js";
 import type { Backend } from "./backend.js";
 import { jsBackend } from "./js.js";
+import { enableBrowserThreads } from "./wasm/threads-browser.js";
 import { loadWasmBackend, setWasmMemoryLimit, wasmMemoryStats } from "./wasm/backend.js";
 import type { WasmMemoryStats } from "./wasm/heap.js";
 import { setStorageAllocator } from "../tensor/storage.js";
@@ -39,6 +40,8 @@ function adoptWasm(backend: Backend): void {
 }
 
 const wasmLoad = loadWasmBackend();
+// Web Workers share the wasm memory in a cross-origin-isolated page; a no-op anywhere else.
+enableBrowserThreads();
 /** Why setBackend("wasm") cannot work, when it cannot. */
 let wasmMissing: string | undefined;
 let ready: Promise<void> = Promise.resolve();

@@ -11,9 +11,12 @@ import type { WasmHeap } from "./heap.js";
  * kernel over whole rows, and each element of C goes through the same additions in the same
  * order whichever rows a call covers, so the result is the 1-thread result bit for bit.
  *
- * This module imports nothing from Node: a thread provider (src/backend/wasm/threads-node.ts,
- * registered by the "chainrule/node" entry) supplies the workers. Without one (browsers, or the
- * main entry alone) everything runs on the calling thread.
+ * This module imports nothing from Node: a thread provider supplies the workers —
+ * worker_threads (src/backend/wasm/threads-node.ts, registered by the "chainrule/node" entry),
+ * or Web Workers (./threads-browser.ts, registered by the main entry in a cross-origin-isolated
+ * page). Without one everything runs on the calling thread. On a browser's main thread, which
+ * may not block, the workers start in the background and the calling thread spins (instead of
+ * Atomics.wait) for the others' last chunks.
  */
 
 /** Starts workers: the Node entry registers one built on worker_threads. */
@@ -63,7 +66,7 @@ export function getNumThreads(): number {
 
 /** Why threads are off, if they are (no provider registered, or the workers failed to start). */
 export function threadsUnavailableReason(): string | undefined {
-  if (!provider) return "no thread provider is registered (import \"chainrule/node\" in Node)";
+  if (!provider) return "no thread provider is registered (import \"chainrule/node\" in Node; in a browser the page must be cross-origin isolated)";
   return broken;
 }
 
@@ -167,7 +170,29 @@ function fail(why: string): undefined {
   return undefined;
 }
 
-/** The pool with at least `workers` workers started (and ready), or undefined if threads cannot run. */
+/**
+ * Whether this thread may block in Atomics.wait: yes in Node and in workers, no on a browser's
+ * main thread, which must neither block nor wait for a worker to start (a worker starts only
+ * once the main thread returns to its event loop).
+ */
+let blockable: boolean | undefined;
+function canBlock(): boolean {
+  if (blockable === undefined) {
+    try {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+      blockable = true;
+    } catch {
+      blockable = false;
+    }
+  }
+  return blockable;
+}
+
+/**
+ * The pool with at least `workers` workers started and ready, or undefined if threads cannot
+ * run (or, where this thread cannot block, while its workers are still starting: they are
+ * spawned at the first call and used from the first call after they are ready).
+ */
 function ensurePool(workers: number): Pool | undefined {
   if (broken || !provider || !shared) return undefined;
   try {
@@ -188,10 +213,11 @@ function ensurePool(workers: number): Pool | undefined {
         broken ??= `a worker thread failed (${e instanceof Error ? e.message : String(e)})`;
       }));
       // Worker start-up runs on its own thread: block until it has instantiated the module.
-      if (Atomics.wait(p.control, slot + READY, 0, START_TIMEOUT_MS) === "timed-out" && Atomics.load(p.control, slot + READY) !== 1) {
+      if (canBlock() && Atomics.wait(p.control, slot + READY, 0, START_TIMEOUT_MS) === "timed-out" && Atomics.load(p.control, slot + READY) !== 1) {
         return fail("a worker thread did not start");
       }
     }
+    for (let i = 0; i < workers; i++) if (Atomics.load(p.control, HEADER + i * SLOTS + READY) !== 1) return undefined;
     return p;
   } catch (e) {
     return fail(`threads could not start (${e instanceof Error ? e.message : String(e)})`);
@@ -242,7 +268,8 @@ export function threadedMatmul(mem: WasmHeap, f32: boolean, pa: number, pb: numb
   };
   /** Waits for every worker to finish its job; false if one failed (threads are then off). */
   const join = (): boolean => {
-    for (let d = Atomics.load(c, DONE); d < parts - 1; d = Atomics.load(c, DONE)) Atomics.wait(c, DONE, d);
+    if (canBlock()) for (let d = Atomics.load(c, DONE); d < parts - 1; d = Atomics.load(c, DONE)) Atomics.wait(c, DONE, d);
+    else while (Atomics.load(c, DONE) < parts - 1); // a browser's main thread may not block: spin (the wait is the workers' last chunk)
     if (Atomics.load(c, FAILED)) {
       fail("a worker thread's kernel failed");
       return false; // the caller recomputes on one thread
