@@ -1,15 +1,19 @@
 /**
- * Core benchmark: chainrule (its JS and WebAssembly SIMD backends) against TensorFlow.js (cpu and
- * wasm backends) and jax-js (wasm device, jit) in the same process, and PyTorch on the CPU in a
- * python3 child process where one imports torch (matmul and training rows; 1 thread and all).
+ * Core benchmark: chainrule (its JS and WebAssembly SIMD backends, the latter on 1 thread and on
+ * all cores) against TensorFlow.js (cpu and wasm backends) and jax-js (wasm device, jit) in the
+ * same process, and PyTorch on the CPU in a python3 child process where one imports torch
+ * (matmul and training rows; 1 thread and all). Then a 10,000-step training loop in a child
+ * process, sampling its memory.
  *
- *   npm run bench                     # every row (about 2-3 minutes on 2 cores)
+ *   npm run bench                     # every row and the memory section (about 4 minutes on 2 cores)
  *   npm run bench -- matmul           # rows whose id contains "matmul" (case-insensitive;
  *   npm run bench -- relu graph       #   several words select rows matching any of them)
+ *   npm run bench -- train            # the three training-step rows
+ *   npm run bench -- memory           # only the memory section (see below)
  *
- * Row ids: matmul/128 … matmul/2048, matmul/512/threads … matmul/2048/threads (chainrule wasm
- * on all cores, setNumThreads), matmul/512/transA, matmul/512/transB, elementwise/relu,
- * elementwise/exp, elementwise/add, elementwise/mulRow, graph, train.
+ * Row ids: matmul/128 … matmul/2048, matmul/512/transA, matmul/512/transB, elementwise/relu,
+ * elementwise/exp, elementwise/add, elementwise/mulRow, graph, train/784-256-10/128,
+ * train/784-256-10/512, train/3072-100-10/256; the memory section's id is "memory".
  *
  * Prints one markdown table on stdout (progress goes to stderr) and writes the same report,
  * with the CPU model, Node version and date, to bench/RESULTS.md (temp file + rename, so a
@@ -20,17 +24,25 @@
  * chainrule's JS-backend result, or an exact reference where there is one), so a row never
  * compares two different computations; that call is also the first warm-up. Then `warmup` more
  * warm-up calls, then ≥ 5 timed calls (performance.now), and the median is reported. Every
- * library runs on one thread (but chainrule wasm in the matmul/…/threads rows): chainrule's JS backend (plain TypeScript) and wasm backend
- * (WebAssembly SIMD, chainrule's default), TF.js' cpu backend (plain JS) and TF.js' wasm backend
- * (XNNPACK, SIMD when the runtime has it; its multithreaded build is not used in Node), jax-js on its
- * wasm device with every function under jit. PyTorch runs the same data in Python, timed by the
- * same method (TORCH_SCRIPT), on 1 thread and on all of them.
+ * library runs on one thread but two columns: "chainrule wasm, N threads" (setNumThreads(N),
+ * N = os.availableParallelism(), for that column only; 1 again for every other one) and
+ * PyTorch on all threads. chainrule's JS backend is plain TypeScript, its wasm backend
+ * WebAssembly SIMD (chainrule's default); TF.js' cpu backend is plain JS, TF.js' wasm backend
+ * XNNPACK (SIMD when the runtime has it; its multithreaded build is not used in Node); jax-js runs
+ * on its wasm device with every function under jit. PyTorch runs the same data in Python, timed
+ * by the same method (TORCH_SCRIPT), on 1 thread and on all of them.
+ *
+ * Memory: bench/train-memory.ts (a 784→256→10 MLP trained with SGD for 10,000 steps, the
+ * ordinary API, nothing disposed), bundled and run by plain node in child processes so that
+ * the peers' memory does not show: one loop never yielding to the event loop and one yielding
+ * after every step, side by side (two processes at once, to keep the run short).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
+import { buildSync } from "esbuild";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
@@ -39,31 +51,38 @@ import * as jax from "@jax-js/jax";
 import "../node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js";
 import * as cr from "../src/index.js";
 import { enableNodeThreads } from "../src/backend/wasm/threads-node.js";
+import type { MemoryRun, MemorySample } from "./train-memory.js";
 
 const require = createRequire(import.meta.url);
-// chainrule's worker threads (what "chainrule/node" registers); every row runs on 1 thread but
-// the "all threads" matmul rows, which set CORES around each call.
+// chainrule's worker threads. "chainrule/node" (src/node.ts) registers them as a side effect of
+// its import, but package.json says "sideEffects": false, so esbuild (which bundles this file)
+// drops that call: it is made here instead.
 enableNodeThreads();
-cr.setNumThreads(1);
 const CORES = os.availableParallelism();
+/** Whether chainrule's wasm matmul really runs on CORES threads here (worker threads work). */
+cr.setNumThreads(CORES);
+const THREADS_WORK = CORES > 1 && cr.getNumThreads() === CORES;
+// Every row runs on 1 thread but the "chainrule wasm, N threads" column.
+cr.setNumThreads(1);
 // Run from the repository root (npm run bench); the bundle lives in bench/.build/.
 const here = path.resolve("bench");
 
 // ------------------------------------------------------------------ harness
 
-type Own = "chainrule-js" | "chainrule-wasm";
+type Own = "chainrule-js" | "chainrule-wasm" | "chainrule-threads";
 type Peer = "tfjs-cpu" | "tfjs-wasm" | "jax-js" | "torch-1" | "torch-all";
 type Lib = Own | Peer;
 const LABEL: Record<Lib, string> = {
   "chainrule-js": "chainrule js",
   "chainrule-wasm": "chainrule wasm",
+  "chainrule-threads": `chainrule wasm, ${CORES} threads`,
   "tfjs-cpu": "TF.js cpu",
   "tfjs-wasm": "TF.js wasm",
   "jax-js": "jax-js wasm (jit)",
   "torch-1": "PyTorch 1 thread",
   "torch-all": "PyTorch all threads", // the thread count is filled in once PyTorch reports it
 };
-const isOwn = (lib: Lib): lib is Own => lib === "chainrule-js" || lib === "chainrule-wasm";
+const isOwn = (lib: Lib): lib is Own => lib === "chainrule-js" || lib === "chainrule-wasm" || lib === "chainrule-threads";
 const isTf = (lib: Lib): boolean => lib === "tfjs-cpu" || lib === "tfjs-wasm";
 const isTorch = (lib: Lib): lib is "torch-1" | "torch-all" => lib === "torch-1" || lib === "torch-all";
 
@@ -95,6 +114,18 @@ interface Row {
   cpuTime?: boolean;
   /** Warm-up calls after the checked call and before timing (fewer where one call is long). */
   warmup: number;
+  /** Whether the "chainrule wasm, N threads" column applies (the row has large matmuls). */
+  threads?: boolean;
+  /**
+   * Fewer timed runs than MIN_RUNS for some libraries (a call that takes seconds): stated in
+   * the notes.
+   */
+  runs?: Partial<Record<Lib, number>>;
+  /**
+   * The output is these consecutive parts (e.g. a loss and each parameter's update), each
+   * compared on its own scale (max |reference| over the part) instead of max(1, max |reference|).
+   */
+  segments?: number[];
   /** The row for PyTorch's script (see torchScript); rows without one have no PyTorch cells. */
   torch?: TorchJob;
   /** null: `lib` does not run this row (its cell shows –). */
@@ -130,11 +161,11 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-function time(fn: () => void, warmup: number, clock: () => number = () => performance.now()): { medianMs: number; runs: number } {
+function time(fn: () => void, warmup: number, clock: () => number = () => performance.now(), minRuns = MIN_RUNS): { medianMs: number; runs: number } {
   for (let i = 0; i < warmup; i++) fn();
   const times: number[] = [];
   let total = 0;
-  while (times.length < MIN_RUNS || (total < TARGET_MS && times.length < MAX_RUNS)) {
+  while (times.length < minRuns || (total < TARGET_MS && times.length < MAX_RUNS)) {
     const t0 = clock();
     fn();
     const dt = clock() - t0;
@@ -144,17 +175,29 @@ function time(fn: () => void, warmup: number, clock: () => number = () => perfor
   return { medianMs: median(times), runs: times.length };
 }
 
-/** max |a − b| / max(1, max |a|): a scale-aware difference between two results. */
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/**
+ * A scale-aware difference between two results: max |a − b| / max(1, max |a|); with `segments`,
+ * the largest over the parts of max |a − b| / max |a| (each part on its own scale).
+ */
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>, segments?: number[]): number {
   if (a.length !== b.length) return Infinity;
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= diff)) diff = d; // a NaN counts as the largest difference
-    scale = Math.max(scale, Math.abs(a[i]!));
+  const parts = segments ?? [a.length];
+  if (parts.reduce((s, n) => s + n, 0) !== a.length) return Infinity;
+  let worst = 0;
+  let start = 0;
+  for (const len of parts) {
+    let diff = 0;
+    let scale = segments ? 0 : 1;
+    for (let i = start; i < start + len; i++) {
+      const d = Math.abs(a[i]! - b[i]!);
+      if (!(d <= diff)) diff = d; // a NaN counts as the largest difference
+      scale = Math.max(scale, Math.abs(a[i]!));
+    }
+    const r = diff === 0 ? 0 : diff / (scale || Number.MIN_VALUE);
+    if (!(r <= worst)) worst = r;
+    start += len;
   }
-  return diff / scale;
+  return worst;
 }
 
 // ------------------------------------------------------------------ data and TF.js helpers
@@ -198,54 +241,79 @@ const tfOutput = (fn: () => tf.Tensor | tf.Tensor[]) => (): Float32Array =>
 
 // ------------------------------------------------------------------ PyTorch (a python3 child process)
 
+/** The training rows' model: sizes [in, hidden, out], batch, data, initial parameters, SGD's lr. */
+interface TrainSpec {
+  batch: number;
+  sizes: [number, number, number];
+  lr: number;
+  x: Float32Array;
+  /** Class labels in [0, out). */
+  y: Int32Array;
+  w1: Float32Array;
+  b1: Float32Array;
+  w2: Float32Array;
+  b2: Float32Array;
+}
+
 /** What PyTorch's script computes for a row, with the same input data as the other libraries. */
-type TorchJob =
-  | { kind: "matmul"; n: number; transA: boolean; transB: boolean; a: Float32Array; b: Float32Array }
-  | { kind: "train"; x: Float32Array; w1: Float32Array; w2: Float32Array };
+type TorchJob = { kind: "matmul"; n: number; transA: boolean; transB: boolean; a: Float32Array; b: Float32Array } | ({ kind: "train" } & TrainSpec);
 
 /**
  * Times each job in PyTorch with the harness's method (one checked call, `warmup` more, then
- * ≥ 5 timed calls until they sum to TARGET_MS or MAX_RUNS, the median), first on 1 thread
- * (torch.set_num_threads(1)), then on all of them. Inputs and outputs are raw float32 files.
+ * ≥ `minRuns` timed calls until they sum to TARGET_MS or MAX_RUNS, the median), first on 1
+ * thread (torch.set_num_threads(1)), then on all of them. Inputs and outputs are raw files
+ * (float32; int32 labels). A training step is F.cross_entropy + backward + torch.optim.SGD's
+ * step; its checked output is [loss, (θ before − θ after) / lr for W1, b1, W2, b2].
  */
 const TORCH_SCRIPT = String.raw`
 import json, re, statistics, sys, time
 import torch
+import torch.nn.functional as F
 jobs = json.load(open(sys.argv[1]))
 folder, all_threads = sys.argv[2], int(sys.argv[3])
-MIN_RUNS, MAX_RUNS, TARGET_MS = ${MIN_RUNS}, ${MAX_RUNS}, ${TARGET_MS}
-def load(name, shape):
-    return torch.frombuffer(bytearray(open(folder + "/" + name, "rb").read()), dtype=torch.float32).reshape(shape)
-def measure(fn, warmup):
+MAX_RUNS, TARGET_MS = ${MAX_RUNS}, ${TARGET_MS}
+def load(name, shape, dtype=torch.float32):
+    return torch.frombuffer(bytearray(open(folder + "/" + name, "rb").read()), dtype=dtype).reshape(shape)
+def measure(fn, warmup, min_runs):
     for _ in range(warmup): fn()
     times, total = [], 0.0
-    while len(times) < MIN_RUNS or (total < TARGET_MS and len(times) < MAX_RUNS):
+    while len(times) < min_runs or (total < TARGET_MS and len(times) < MAX_RUNS):
         t0 = time.perf_counter(); fn(); dt = (time.perf_counter() - t0) * 1000
         times.append(dt); total += dt
     return {"medianMs": statistics.median(times), "runs": len(times)}
 results = {}
 for job in jobs:
+    name = lambda k: job["id"] + "." + k
     if job["kind"] == "matmul":
         n = job["n"]
-        a, b = load(job["id"] + ".a", (n, n)), load(job["id"] + ".b", (n, n))
+        a, b = load(name("a"), (n, n)), load(name("b"), (n, n))
         A, B = (a.t() if job["transA"] else a), (b.t() if job["transB"] else b)
         fn = lambda: torch.matmul(A, B)
         out = lambda: fn().flatten()
     else:
-        x = load(job["id"] + ".x", (128, 784))
-        w1 = load(job["id"] + ".w1", (784, 256)).requires_grad_()
-        w2 = load(job["id"] + ".w2", (256, 10)).requires_grad_()
+        (ni, nh, no), bs, lr = job["sizes"], job["batch"], job["lr"]
+        x = load(name("x"), (bs, ni))
+        y = load(name("y"), (bs,), torch.int32).long()
+        params = [load(name("w1"), (ni, nh)), load(name("b1"), (nh,)), load(name("w2"), (nh, no)), load(name("b2"), (no,))]
+        for p in params: p.requires_grad_()
+        w1, b1, w2, b2 = params
+        opt = torch.optim.SGD(params, lr=lr)
         def fn():
-            w1.grad = None; w2.grad = None
-            torch.log_softmax(torch.relu(x @ w1) @ w2, -1).mean().backward()
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(torch.relu(x @ w1 + b1) @ w2 + b2, y)
+            loss.backward()
+            opt.step()
+            return loss
         def out():
-            fn(); return torch.cat([w1.grad.flatten(), w2.grad.flatten()])
+            before = [p.detach().clone() for p in params]
+            loss = fn().detach().reshape(1)
+            return torch.cat([loss] + [((b - p.detach()) / lr).flatten() for p, b in zip(params, before)])
     torch.set_num_threads(1)
     with torch.no_grad() if job["kind"] == "matmul" else torch.enable_grad():
         open(folder + "/" + job["id"] + ".out", "wb").write(out().detach().numpy().tobytes())
-        r = {"one": measure(fn, job["warmup"])}
+        r = {"one": measure(fn, job["warmup"], job["minRuns"])}
         torch.set_num_threads(all_threads)
-        r["all"] = measure(fn, job["warmup"])
+        r["all"] = measure(fn, job["warmup"], job["minRuns"])
     results[job["id"]] = r
 blas = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
 print(json.dumps({"version": torch.__version__, "threads": all_threads, "blas": blas.group(1) if blas else "", "results": results}))
@@ -288,15 +356,15 @@ function runTorch(python: string, rows: Row[]): void {
       const job = row.torch;
       if (!job) continue;
       const id = row.id.replace(/\//g, "_");
-      const files: Record<string, Float32Array> = job.kind === "matmul" ? { a: job.a, b: job.b } : { x: job.x, w1: job.w1, w2: job.w2 };
+      const files: Record<string, Float32Array | Int32Array> = job.kind === "matmul" ? { a: job.a, b: job.b } : { x: job.x, y: job.y, w1: job.w1, b1: job.b1, w2: job.w2, b2: job.b2 };
       for (const [k, data] of Object.entries(files)) writeFileSync(path.join(folder, `${id}.${k}`), data);
-      jobs.push(job.kind === "matmul" ? { id, kind: "matmul", n: job.n, transA: job.transA, transB: job.transB, warmup: row.warmup } : { id, kind: "train", warmup: row.warmup });
+      const common = { id, warmup: row.warmup, minRuns: row.runs?.["torch-1"] ?? MIN_RUNS };
+      jobs.push(job.kind === "matmul" ? { ...common, kind: "matmul", n: job.n, transA: job.transA, transB: job.transB } : { ...common, kind: "train", sizes: job.sizes, batch: job.batch, lr: job.lr });
     }
     if (jobs.length === 0) return;
     writeFileSync(path.join(folder, "jobs.json"), JSON.stringify(jobs));
-    const threads = os.cpus().length;
     process.stderr.write(`PyTorch (${python}): ${jobs.length} rows...\n`);
-    const r = spawnSync(python, ["-c", TORCH_SCRIPT, path.join(folder, "jobs.json"), folder, String(threads)], { encoding: "utf8", timeout: 180_000, maxBuffer: 1 << 24 });
+    const r = spawnSync(python, ["-c", TORCH_SCRIPT, path.join(folder, "jobs.json"), folder, String(CORES)], { encoding: "utf8", timeout: 300_000, maxBuffer: 1 << 24 });
     if (r.status !== 0) {
       torchFailure = `PyTorch's script failed (${r.error?.message ?? `exit ${r.status}`}): ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" ")}`;
       return;
@@ -328,29 +396,29 @@ function torchCase(row: Row, lib: "torch-1" | "torch-all"): Case {
 // ------------------------------------------------------------------ rows
 
 /**
- * matmul f32 [n,n]·[n,n]. `threads` "all": chainrule wasm on every core (setNumThreads(CORES)
- * around each call), checked bit for bit against its own 1-thread result, next to PyTorch on all
- * threads; the other peers run one thread only and have no cell there.
+ * matmul f32 [n,n]·[n,n] (op(A)·op(B) with the transposes). The "chainrule wasm, N threads"
+ * column runs the same product with setNumThreads(N); its result must equal the 1-thread one
+ * bit for bit (checked in measureRow).
  */
-function matmulRow(n: number, transA = false, transB = false, threads: "one" | "all" = "one"): Row {
+function matmulRow(n: number, transA = false, transB = false): Row {
   const flag = transA ? "transA" : transB ? "transB" : "";
-  const all = threads === "all";
   return {
-    id: `matmul/${n}${flag ? `/${flag}` : ""}${all ? "/threads" : ""}`,
-    name: `matmul f32 n=${n}${flag ? `, ${flag}` : ""}${all ? `, all ${CORES} threads` : ""}`,
+    id: `matmul/${n}${flag ? `/${flag}` : ""}`,
+    name: `matmul f32 n=${n}${flag ? `, ${flag}` : ""}`,
     unit: "GFLOP/s",
     higherIsBetter: true,
     toUnit: (ms) => (2 * n ** 3) / (ms * 1e6),
     warmup: n >= 1024 ? 0 : 1,
+    threads: true,
+    // chainrule js takes about 6 s per call at n = 2048: the checked call, then 2 timed ones.
+    ...(n > 1024 ? { runs: { "chainrule-js": 2 } } : {}),
     torch: { kind: "matmul", n, transA, transB, a: randomData(n * n, 1 + n), b: randomData(n * n, 2 + n) },
     make(lib) {
-      if (all && lib !== "chainrule-wasm" && lib !== "torch-all") return null;
-      if (all && lib === "torch-all") return torchCase(this, lib);
-      // The plain-JavaScript kernels take seconds per call at n = 2048.
-      if (n > 1024 && (lib === "chainrule-js" || lib === "tfjs-cpu")) return null;
+      // TF.js cpu takes about 40 s per call at n = 2048 (0.45 GFLOP/s at 1024).
+      if (n > 1024 && lib === "tfjs-cpu") return null;
+      if (isTorch(lib)) return torchCase(this, lib);
       const aData = randomData(n * n, 1 + n);
       const bData = randomData(n * n, 2 + n);
-      if (isTorch(lib)) return torchCase(this, lib);
       if (lib === "jax-js") {
         const a = jax.numpy.array(aData).reshape([n, n]);
         const b = jax.numpy.array(bData).reshape([n, n]);
@@ -362,17 +430,7 @@ function matmulRow(n: number, transA = false, transB = false, threads: "one" | "
         const a = crTensor(aData, [n, n]);
         const b = crTensor(bData, [n, n]);
         const go = () => cr.matmul(a, b, { transA, transB });
-        if (!all) return { run: () => void go(), output: () => go().data, dispose() {} };
-        const expected = go().data; // on 1 thread: the threaded result must equal it bit for bit
-        const threaded = () => {
-          cr.setNumThreads(CORES);
-          try {
-            return go();
-          } finally {
-            cr.setNumThreads(1);
-          }
-        };
-        return { run: () => void threaded(), output: () => threaded().data, expected, dispose() {} };
+        return { run: () => void go(), output: () => go().data, dispose() {} };
       }
       const a = tf.tensor2d(aData, [n, n]);
       const b = tf.tensor2d(bData, [n, n]);
@@ -417,7 +475,7 @@ function elementwiseRow(op: "relu" | "exp" | "add" | "mulRow"): Row {
  * (≈ 40–140 µs/op), which would not fit the time budget; their per-op cost measured flat or
  * rising from 10k to 100k, so the ratio, per op, if anything flatters the peers.
  */
-const CHAIN_OPS: Record<Lib, number> = { "chainrule-js": 100_000, "chainrule-wasm": 100_000, "tfjs-cpu": 10_000, "tfjs-wasm": 10_000, "jax-js": 0, "torch-1": 0, "torch-all": 0 };
+const CHAIN_OPS: Record<Lib, number> = { "chainrule-js": 100_000, "chainrule-wasm": 100_000, "chainrule-threads": 0, "tfjs-cpu": 10_000, "tfjs-wasm": 10_000, "jax-js": 0, "torch-1": 0, "torch-all": 0 };
 const graphRow: Row = {
   id: "graph",
   name: `graph overhead: chain of ${CHAIN_OPS["chainrule-js"] / 1000}k ops (mul, add alternating) on [4] f32, fwd+bwd, per op, CPU time (TF.js: ${CHAIN_OPS["tfjs-cpu"] / 1000}k-op chain)`,
@@ -459,74 +517,146 @@ const graphRow: Row = {
   },
 };
 
-/** One training step of a 784-256-10 MLP on a batch of 128: forward, loss, backward to W1 and W2. */
-const trainRow: Row = {
-  id: "train",
-  name: "train step: x[128,784]·W1[784,256] → relu → ·W2[256,10] → logSoftmax → mean, fwd+bwd (grads of W1, W2)",
-  unit: "ms/step",
-  higherIsBetter: false,
-  toUnit: (ms) => ms,
-  warmup: 1,
-  torch: { kind: "train", x: randomData(128 * 784, 31, 0, 1), w1: randomData(784 * 256, 32, -0.05, 0.05), w2: randomData(256 * 10, 33, -0.1, 0.1) },
-  make(lib) {
-    const xData = randomData(128 * 784, 31, 0, 1);
-    const w1Data = randomData(784 * 256, 32, -0.05, 0.05);
-    const w2Data = randomData(256 * 10, 33, -0.1, 0.1);
-    if (isTorch(lib)) return torchCase(this, lib);
-    if (lib === "jax-js") {
-      const np = jax.numpy;
-      const x = np.array(xData).reshape([128, 784]);
-      const w1 = np.array(w1Data).reshape([784, 256]);
-      const w2 = np.array(w2Data).reshape([256, 10]);
-      type Params = { w1: jax.Array; w2: jax.Array };
-      const loss = (p: Params, xb: jax.Array): jax.Array => jax.nn.logSoftmax(np.matmul(jax.nn.relu(np.matmul(xb, p.w1)), p.w2), -1).mean();
-      const step = jax.jit(jax.grad(loss));
-      const go = (): Float32Array => {
-        const g = step({ w1: w1.ref, w2: w2.ref }, x.ref) as Params;
-        const d1 = g.w1.dataSync();
-        const d2 = g.w2.dataSync();
-        const out = new Float32Array(d1.length + d2.length);
-        out.set(d1);
-        out.set(d2, d1.length);
-        return out;
+/** SGD's learning rate in the training rows (plain SGD: no momentum, no weight decay). */
+const TRAIN_LR = 0.05;
+
+/** A training row's data: x uniform in [0, 1), labels uniform, parameters PyTorch's Linear init U(±1/√fan_in). */
+function trainSpec(batch: number, sizes: [number, number, number], seed: number): TrainSpec {
+  const [ni, nh, no] = sizes;
+  const y = new Int32Array(batch);
+  const u = randomData(batch, seed, 0, no);
+  for (let i = 0; i < batch; i++) y[i] = Math.min(no - 1, Math.floor(u[i]!));
+  const k1 = 1 / Math.sqrt(ni);
+  const k2 = 1 / Math.sqrt(nh);
+  return {
+    batch,
+    sizes,
+    lr: TRAIN_LR,
+    x: randomData(batch * ni, seed + 1, 0, 1),
+    y,
+    w1: randomData(ni * nh, seed + 2, -k1, k1),
+    b1: randomData(nh, seed + 3, -k1, k1),
+    w2: randomData(nh * no, seed + 4, -k2, k2),
+    b2: randomData(no, seed + 5, -k2, k2),
+  };
+}
+
+/** Labels as one-hot float32 rows (TF.js' softmaxCrossEntropy and the jax-js loss take these). */
+function oneHot(y: Int32Array, classes: number): Float32Array {
+  const out = new Float32Array(y.length * classes);
+  for (let i = 0; i < y.length; i++) out[i * classes + y[i]!] = 1;
+  return out;
+}
+
+/** The checked output of a training step: [loss, (θ before − θ after) / lr for W1, b1, W2, b2] (= the gradients). */
+function stepOutput(loss: number, before: Float32Array[], after: ArrayLike<number>[], lr: number): Float32Array {
+  const out = new Float32Array(1 + before.reduce((s, b) => s + b.length, 0));
+  out[0] = loss;
+  let o = 1;
+  before.forEach((b, k) => {
+    const a = after[k]!;
+    for (let i = 0; i < b.length; i++) out[o + i] = (b[i]! - a[i]!) / lr;
+    o += b.length;
+  });
+  return out;
+}
+
+/**
+ * One training step of an MLP in → hidden (ReLU) → out: logits = relu(x·W1 + b1)·W2 + b2,
+ * mean softmax cross-entropy against integer labels, backward to W1, b1, W2, b2, and a plain SGD
+ * update of all four, in each library's own idiom: chainrule nn.functional.crossEntropy +
+ * optim.SGD; TF.js optimizer.minimize with tf.losses.softmaxCrossEntropy (one-hot labels);
+ * jax-js one jit(valueAndGrad + update) returning the new parameters; PyTorch F.cross_entropy +
+ * torch.optim.SGD. Every call updates the parameters (the checked first call from the initial ones).
+ */
+function trainRow(batch: number, sizes: [number, number, number], seed: number): Row {
+  const [ni, nh, no] = sizes;
+  const spec = trainSpec(batch, sizes, seed);
+  const before = [spec.w1, spec.b1, spec.w2, spec.b2];
+  return {
+    id: `train/${sizes.join("-")}/${batch}`,
+    name: `train step ${ni}→${nh} ReLU→${no}${ni === 3072 ? " (CIFAR-shaped)" : ""}, softmax CE, SGD, batch ${batch}`,
+    unit: "ms/step",
+    higherIsBetter: false,
+    toUnit: (ms) => ms,
+    warmup: 1,
+    threads: true,
+    segments: [1, ...before.map((b) => b.length)],
+    torch: { kind: "train", ...spec },
+    make(lib) {
+      if (isTorch(lib)) return torchCase(this, lib);
+      if (lib === "jax-js") {
+        const np = jax.numpy;
+        type Params = { w1: jax.Array; b1: jax.Array; w2: jax.Array; b2: jax.Array };
+        let p: Params = {
+          w1: np.array(spec.w1).reshape([ni, nh]),
+          b1: np.array(spec.b1),
+          w2: np.array(spec.w2).reshape([nh, no]),
+          b2: np.array(spec.b2),
+        };
+        const x = np.array(spec.x).reshape([batch, ni]);
+        const y = np.array(oneHot(spec.y, no)).reshape([batch, no]);
+        const loss = (q: Params, xb: jax.Array, yb: jax.Array): jax.Array =>
+          np.sum(jax.nn.logSoftmax(np.matmul(jax.nn.relu(np.matmul(xb, q.w1).add(q.b1)), q.w2).add(q.b2), -1).mul(yb)).mul(-1 / batch);
+        const step = jax.jit((q: Params, xb: jax.Array, yb: jax.Array) => {
+          const [l, g] = jax.valueAndGrad(loss)(jax.tree.ref(q), xb, yb);
+          const next = jax.tree.map((v: jax.Array, d: jax.Array) => v.sub(d.mul(spec.lr)), q, g as Params);
+          return [l, next] as [jax.Array, Params];
+        });
+        // jax-js is lazy: reading every new parameter back makes the whole step run inside the timing.
+        const go = (): [number, ArrayLike<number>[]] => {
+          const [l, next] = step(p, x.ref, y.ref);
+          p = next;
+          // dataSync consumes its array (jax-js' move semantics): the parameters are read through .ref.
+          const after = [p.w1.ref.dataSync(), p.b1.ref.dataSync(), p.w2.ref.dataSync(), p.b2.ref.dataSync()];
+          return [l.dataSync()[0]!, after];
+        };
+        const output = (): Float32Array => {
+          const [l, after] = go();
+          return stepOutput(l, before, after, spec.lr);
+        };
+        return { run: () => void go(), output, dispose: () => (x.dispose(), y.dispose(), jax.tree.dispose(p), step.dispose()) };
+      }
+      if (isOwn(lib)) {
+        const x = crTensor(spec.x, [batch, ni]);
+        const y = cr.tensor(spec.y, { shape: [batch], dtype: "int32" });
+        const params = [crTensor(spec.w1, [ni, nh], true), crTensor(spec.b1, [nh], true), crTensor(spec.w2, [nh, no], true), crTensor(spec.b2, [no], true)] as const;
+        const [w1, b1, w2, b2] = params;
+        const opt = new cr.optim.SGD([...params], { lr: spec.lr });
+        const go = (): cr.Tensor => {
+          opt.zeroGrad();
+          const loss = cr.nn.functional.crossEntropy(x.matmul(w1).add(b1).relu().matmul(w2).add(b2), y);
+          loss.backward();
+          opt.step();
+          return loss;
+        };
+        const output = (): Float32Array => {
+          const loss = go().item();
+          return stepOutput(loss, before, params.map((t) => t.data), spec.lr);
+        };
+        return { run: () => void go(), output, dispose() {} };
+      }
+      const x = tf.tensor2d(spec.x, [batch, ni]);
+      const y = tf.tensor2d(oneHot(spec.y, no), [batch, no]);
+      const variable = (data: Float32Array, shape: number[]): tf.Variable => {
+        const init = tf.tensor(data, shape);
+        const v = tf.variable(init);
+        init.dispose(); // the variable holds its own copy of the data
+        return v;
       };
-      return { run: () => void go(), output: go, dispose: () => (x.dispose(), w1.dispose(), w2.dispose(), step.dispose()) };
-    }
-    if (isOwn(lib)) {
-      const x = crTensor(xData, [128, 784]);
-      const w1 = crTensor(w1Data, [784, 256], true);
-      const w2 = crTensor(w2Data, [256, 10], true);
-      const go = (): void => {
-        w1.zeroGrad();
-        w2.zeroGrad();
-        cr.matmul(cr.matmul(x, w1).relu(), w2).logSoftmax(-1).mean().backward();
-      };
-      const output = (): Float32Array => {
-        go();
-        const out = new Float32Array(w1.size + w2.size);
-        out.set(w1.grad!.data);
-        out.set(w2.grad!.data, w1.size);
-        return out;
-      };
-      return { run: go, output, dispose() {} };
-    }
-    const x = tf.tensor2d(xData, [128, 784]);
-    const variable = (data: Float32Array, shape: [number, number]): tf.Variable => {
-      const init = tf.tensor2d(data, shape);
-      const v = tf.variable(init);
-      init.dispose(); // the variable holds its own reference to the data
-      return v;
-    };
-    const w1 = variable(w1Data, [784, 256]);
-    const w2 = variable(w2Data, [256, 10]);
-    const loss = () => tf.mean(tf.logSoftmax(tf.matMul(tf.relu(tf.matMul(x, w1)), w2), -1)) as tf.Scalar;
-    const go = (): tf.Tensor[] => {
-      const { grads } = tf.variableGrads(loss, [w1, w2]);
-      return [grads[w1.name]!, grads[w2.name]!];
-    };
-    return { run: tfRun(() => void go()), output: tfOutput(go), dispose: () => tf.dispose([x, w1, w2]) };
-  },
-};
+      const vars = [variable(spec.w1, [ni, nh]), variable(spec.b1, [nh]), variable(spec.w2, [nh, no]), variable(spec.b2, [no])];
+      const [w1, b1, w2, b2] = vars as [tf.Variable, tf.Variable, tf.Variable, tf.Variable];
+      const opt = tf.train.sgd(spec.lr);
+      const loss = (): tf.Scalar => tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, w1), b1)), w2), b2));
+      const output = (): Float32Array =>
+        tf.tidy(() => {
+          const l = opt.minimize(loss, true, vars)!;
+          return stepOutput(l.dataSync()[0]!, before, vars.map((v) => v.dataSync()), spec.lr);
+        });
+      return { run: tfRun(() => void opt.minimize(loss, false, vars)), output, dispose: () => (tf.dispose([x, y, ...vars]), opt.dispose()) };
+    },
+  };
+}
 
 const ROWS: Row[] = [
   matmulRow(128),
@@ -534,9 +664,6 @@ const ROWS: Row[] = [
   matmulRow(512),
   matmulRow(1024),
   matmulRow(2048),
-  matmulRow(512, false, false, "all"),
-  matmulRow(1024, false, false, "all"),
-  matmulRow(2048, false, false, "all"),
   matmulRow(512, true, false),
   matmulRow(512, false, true),
   elementwiseRow("relu"),
@@ -544,7 +671,9 @@ const ROWS: Row[] = [
   elementwiseRow("add"),
   elementwiseRow("mulRow"),
   graphRow,
-  trainRow,
+  trainRow(128, [784, 256, 10], 31),
+  trainRow(512, [784, 256, 10], 41),
+  trainRow(256, [3072, 100, 10], 51),
 ];
 
 // ------------------------------------------------------------------ peers
@@ -578,7 +707,7 @@ async function initPeers(): Promise<{ peers: Peer[]; notes: string[]; python: st
     if (devices.includes("wasm")) {
       jax.defaultDevice("wasm");
       peers.push("jax-js");
-      notes.push(`jax-js ${jaxVersion()}: its wasm device, every function under \`jit\` (the training step as jit(grad(loss))); matmul and training rows only.`);
+      notes.push(`jax-js ${jaxVersion()}: its wasm device, every function under \`jit\` (the training step as one jit of valueAndGrad and the SGD update); matmul and training rows only.`);
     } else notes.push("jax-js: its wasm device failed to initialise; its column is left out.");
   } catch (e) {
     notes.push(`jax-js unavailable (${e instanceof Error ? e.message : String(e)}); its column is left out.`);
@@ -631,20 +760,24 @@ function ratioCell(row: Row, got: Map<Lib, Measured>, lib: Own, peers: Peer[]): 
   return `${ratio.toFixed(2)}× (${LABEL[best.peer]})`;
 }
 
-/** How many times faster chainrule's wasm backend is than its js backend on the row. */
-function speedupCell(row: Row, got: Map<Lib, Measured>): string {
-  const js = got.get("chainrule-js");
-  const wasm = got.get("chainrule-wasm");
-  if (!js || !wasm || !agrees(js) || !agrees(wasm)) return "–";
-  return `${(row.higherIsBetter ? wasm.value / js.value : js.value / wasm.value).toFixed(1)}×`;
+/** How many times faster `fast` is than `slow` on the row (chainrule wasm over js; N threads over 1). */
+function speedupCell(row: Row, got: Map<Lib, Measured>, slow: Own, fast: Own): string {
+  const s = got.get(slow);
+  const f = got.get(fast);
+  if (!s || !f || !agrees(s) || !agrees(f)) return "–";
+  return `${(row.higherIsBetter ? f.value / s.value : s.value / f.value).toFixed(fast === "chainrule-threads" ? 2 : 1)}×`;
 }
 
 async function measureRow(row: Row, own: Own[], peers: Peer[], notes: string[]): Promise<Map<Lib, Measured>> {
   const got = new Map<Lib, Measured>();
   let reference: ArrayLike<number> | undefined;
+  let oneThread: ArrayLike<number> | undefined;
   for (const lib of [...own, ...peers]) {
-    if (isOwn(lib)) cr.setBackend(lib === "chainrule-wasm" ? "wasm" : "js");
+    if (lib === "chainrule-threads" && !row.threads) continue;
+    if (isOwn(lib)) cr.setBackend(lib === "chainrule-js" ? "js" : "wasm");
     else if (isTf(lib)) await tf.setBackend(lib === "tfjs-cpu" ? "cpu" : "wasm");
+    // The N-threads column runs with setNumThreads(N) from its set-up to its last timed call.
+    cr.setNumThreads(lib === "chainrule-threads" ? CORES : 1);
     const tensorsBefore = tf.memory().numTensors;
     let c: Case | undefined;
     try {
@@ -652,11 +785,16 @@ async function measureRow(row: Row, own: Own[], peers: Peer[], notes: string[]):
       if (c === undefined) continue; // not run on this row
       const out = c.output(); // checked, and the first warm-up call
       let relErr: number | undefined;
-      if (c.expected) relErr = relDiff(c.expected, out);
+      if (c.expected) relErr = relDiff(c.expected, out, row.segments);
       else if (lib === "chainrule-js") reference = Float32Array.from(out);
       // With chainrule js failed there is nothing to compare to: the result is taken as agreeing.
-      else relErr = reference ? relDiff(reference, out) : undefined;
-      const t = c.measured ?? time(() => c!.run(), row.warmup, row.cpuTime ? cpuMs : undefined);
+      else relErr = reference ? relDiff(reference, out, row.segments) : undefined;
+      if (lib === "chainrule-wasm") oneThread = Float32Array.from(out);
+      if (lib === "chainrule-threads" && oneThread && relDiff(oneThread, out) !== 0) {
+        notes.push(`${row.id}: chainrule wasm on ${CORES} threads did not give its 1-thread result bit for bit (rel. diff ${relDiff(oneThread, out, row.segments).toExponential(1)}).`);
+      }
+      const minRuns = row.runs?.[lib] ?? MIN_RUNS;
+      const t = c.measured ?? time(() => c!.run(), row.warmup, row.cpuTime ? cpuMs : undefined, minRuns);
       const m: Measured = { value: row.toUnit(t.medianMs, lib), ...t, ...(relErr === undefined ? {} : { relErr }) };
       got.set(lib, m);
       const against = c.expected ? "the exact result" : "chainrule js";
@@ -672,6 +810,7 @@ async function measureRow(row: Row, own: Own[], peers: Peer[], notes: string[]):
       process.stderr.write(`${row.id} | ${lib}: FAILED: ${message}\n`);
     } finally {
       c?.dispose();
+      cr.setNumThreads(1);
     }
     const leaked = tf.memory().numTensors - tensorsBefore;
     if (leaked !== 0) notes.push(`${row.id}: ${lib} left ${leaked} TF.js tensors undisposed.`);
@@ -679,25 +818,163 @@ async function measureRow(row: Row, own: Own[], peers: Peer[], notes: string[]):
   return got;
 }
 
+// ------------------------------------------------------------------ memory (child processes)
+
+const MEMORY_STEPS = 10_000;
 /**
- * Where an elementwise call's time goes besides the kernel, in ns/elem over 2^20 float32 values:
- * `copies`, copying them into WebAssembly memory and back out (two TypedArray.set calls, as each
- * elementwise call of chainrule wasm does); `freshOutput`, allocating a new output array and
- * writing it once (as every chainrule op does; the first touch of new pages dominates).
+ * A byte column is called flat when its max over the second half of the run exceeds its max
+ * over steps 1000–5000 by at most this factor, or by at most FLAT_SLACK bytes (the garbage
+ * collector's sawtooth in arrayBuffers spans tens of MB from one sample to the next).
  */
-function overheads(): { copies: number; freshOutput: number } {
-  const n = ELEMS;
-  const memory = new WebAssembly.Memory({ initial: Math.ceil((2 * n * 4) / 65536) });
-  const heap = new Float32Array(memory.buffer);
-  const src = randomData(n, 41);
-  const dst = new Float32Array(n);
-  const copies = time(() => {
-    heap.set(src, 0);
-    dst.set(heap.subarray(n, 2 * n));
-  }, 3);
-  const fresh = time(() => new Float32Array(n).set(src), 3);
-  return { copies: (copies.medianMs * 1e6) / n, freshOutput: (fresh.medianMs * 1e6) / n };
+const FLAT_GROWTH = 1.2;
+const FLAT_SLACK = 16 * 2 ** 20;
+
+/**
+ * Bundles bench/train-memory.ts as `npm run bench` bundles this file, but with ignoreAnnotations:
+ * package.json's "sideEffects": false would otherwise drop src/node.ts's enableNodeThreads()
+ * call, and the loop would not run as it does under plain Node ESM (threads on every core).
+ */
+function buildMemoryScript(): string {
+  const outfile = path.join(here, ".build", "train-memory.mjs");
+  buildSync({
+    entryPoints: [path.join(here, "train-memory.ts")],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    outfile,
+    packages: "external",
+    logLevel: "error",
+    ignoreAnnotations: true,
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; globalThis.require ??= __createRequire(import.meta.url);" },
+  });
+  return outfile;
 }
+
+/** Runs the loop in a fresh node process (nothing else loaded there) and reads its samples. */
+function runMemory(script: string, yieldEach: boolean): Promise<MemoryRun> {
+  const what = yieldEach ? "yielding after every step" : "never yielding";
+  process.stderr.write(`memory: ${MEMORY_STEPS} training steps in a child process, ${what}...\n`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, String(MEMORY_STEPS), "--json", ...(yieldEach ? ["--yield"] : [])], { stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (code !== 0) {
+        reject(new Error(`the training loop (${what}) failed (${signal ?? `exit ${code}`}): ${stderr.trim().split("\n").slice(-3).join(" ")}`));
+        return;
+      }
+      try {
+        const run = JSON.parse(stdout.trim().split("\n").at(-1)!) as MemoryRun;
+        process.stderr.write(`memory: ${what}: done in ${run.seconds.toFixed(1)} s (${((run.seconds * 1000) / run.steps).toFixed(2)} ms/step)\n`);
+        resolve(run);
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+interface MemoryColumn {
+  name: string;
+  /** Bytes, shown in MB (and judged for flatness); otherwise a count, shown as returned. */
+  bytes: boolean;
+  get(s: MemorySample): number | undefined;
+}
+
+function memoryColumns(run: MemoryRun): MemoryColumn[] {
+  const cols: MemoryColumn[] = (["rss", "heapUsed", "arrayBuffers", "external"] as const).map((k) => ({ name: `${k} MB`, bytes: true, get: (s: MemorySample) => s[k] }));
+  const keys: string[] = [];
+  for (const s of run.samples) for (const k of Object.keys(s.stats ?? {})) if (!keys.includes(k)) keys.push(k);
+  for (const k of keys) {
+    const bytes = /bytes$/i.test(k);
+    cols.push({ name: `memoryStats ${k}${bytes ? " MB" : ""}`, bytes, get: (s) => s.stats?.[k] });
+  }
+  return cols;
+}
+
+const defined = (xs: (number | undefined)[]): number[] => xs.filter((x): x is number => x !== undefined);
+const maxOf = (xs: (number | undefined)[]): number => Math.max(...defined(xs));
+const minOf = (xs: (number | undefined)[]): number => Math.min(...defined(xs));
+const ratioText = (a: number, b: number): string => (a === b ? "1.00" : b === 0 || !Number.isFinite(a / b) ? "∞" : (a / b).toFixed(2));
+
+/** [max over the second half, max over steps (1/10 … 1/2) of the run]. */
+function halves(run: MemoryRun, col: MemoryColumn): [number, number] {
+  const early = run.samples.filter((s) => s.step >= run.steps / 10 && s.step <= run.steps / 2).map(col.get);
+  const late = run.samples.filter((s) => s.step > run.steps / 2).map(col.get);
+  return [maxOf(late), maxOf(early)];
+}
+
+/** The byte columns that grew from the first half of the run to the second (see FLAT_GROWTH). */
+function grown(run: MemoryRun): string[] {
+  return memoryColumns(run)
+    .filter((c) => {
+      if (!c.bytes) return false;
+      const [late, early] = halves(run, c);
+      return late > early * FLAT_GROWTH && late - early > FLAT_SLACK;
+    })
+    .map((c) => c.name);
+}
+
+const peakRss = (run: MemoryRun): number => maxOf(run.samples.map((s) => s.rss));
+const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
+
+function memoryTable(run: MemoryRun): string[] {
+  const cols = memoryColumns(run);
+  const show = (c: MemoryColumn, v: number | undefined): string => (v === undefined ? "–" : c.bytes ? mb(v) : String(v));
+  const header = ["step", "time s", ...cols.map((c) => c.name)];
+  const lines = [`| ${header.join(" | ")} |`, `| ${header.map(() => "---:").join(" | ")} |`];
+  for (const s of run.samples) lines.push(`| ${[String(s.step), (s.ms / 1000).toFixed(1), ...cols.map((c) => show(c, c.get(s)))].join(" | ")} |`);
+  const warm = run.samples.filter((s) => s.step >= run.steps / 10);
+  const first = warm[0]?.step ?? 0;
+  lines.push(`| max ÷ min, steps ${first}–${run.steps} | | ${cols.map((c) => ratioText(maxOf(warm.map(c.get)), minOf(warm.map(c.get)))).join(" | ")} |`);
+  lines.push(`| max ÷ min, all samples (step 0 included) | | ${cols.map((c) => ratioText(maxOf(run.samples.map(c.get)), minOf(run.samples.map(c.get)))).join(" | ")} |`);
+  lines.push(`| growth: max over steps > ${run.steps / 2} ÷ max over ${first}–${run.steps / 2} | | ${cols.map((c) => ratioText(...halves(run, c))).join(" | ")} |`);
+  return lines;
+}
+
+/** The memory section of the report: one table per loop variant, and notes. */
+function memorySection(runs: MemoryRun[]): string[] {
+  const out = [
+    `## Memory over ${MEMORY_STEPS.toLocaleString("en")} training steps`,
+    "",
+    `\`bench/train-memory.ts\`, each variant in its own child process (plain node on an esbuild bundle; no TF.js, jax-js or PyTorch loaded there; the two variants run side by side, so their ms/step are not comparable with the table above): ` +
+      `an mlp([784, 256, 10]) (ReLU), nn.functional.crossEntropy, optim.SGD (lr 0.05), batches of 128 from a DataLoader over 1,280 random samples, the ordinary API: no dispose, no tidy. ` +
+      `process.memoryUsage() (and memoryStats(), where chainrule has it) before the first step (step 0) and after every ${(MEMORY_STEPS / 10).toLocaleString("en")}th; no forced GC, so a sample is what the process held at that moment ` +
+      `(arrayBuffers and heapUsed follow the garbage collector's sawtooth). "growth" compares the maxima of the two halves of the run; a byte column counts as grown above ${FLAT_GROWTH}× and ${mb(FLAT_SLACK)} MB.`,
+    "",
+  ];
+  for (const run of runs) {
+    const g = grown(run);
+    out.push(
+      `### ${run.yielded ? "Yielding to the event loop after every step (`await new Promise(setImmediate)`)" : "A synchronous loop (never yields to the event loop)"}`,
+      "",
+      `${run.backend} backend, ${run.threads} thread${run.threads === 1 ? "" : "s"} (the "chainrule/node" default), ${run.seconds.toFixed(1)} s (${((run.seconds * 1000) / run.steps).toFixed(2)} ms/step, the DataLoader included), final loss ${run.finalLoss.toFixed(4)}; ` +
+        `peak rss ${mb(peakRss(run))} MB (${mb(run.samples[0]!.rss)} MB before the first step); ` +
+        `${g.length === 0 ? "flat from the first tenth on: no byte column grew" : `**not flat**: grew in ${g.join(", ")}`}.`,
+      "",
+      ...memoryTable(run),
+      "",
+    );
+  }
+  const hasStats = runs.some((r) => r.samples.some((s) => s.stats));
+  out.push(`- ${hasStats ? "memoryStats(): chainrule's own fields, as returned (nested fields flattened to a.b; those named …Bytes in MB, the others are counts)." : "memoryStats() does not exist in this chainrule: no columns for it."}`);
+  if (runs.length === 2) {
+    const [a, b] = runs as [MemoryRun, MemoryRun];
+    const ratio = peakRss(a) / peakRss(b);
+    const differ = grown(a).length > 0 !== grown(b).length > 0 || ratio > 1.25 || ratio < 0.8;
+    out.push(
+      `- The two variants ${differ ? "**differ**" : "agree"}: peak rss ${mb(peakRss(a))} MB never yielding, ${mb(peakRss(b))} MB yielding; ` +
+        `the synchronous loop ${grown(a).length ? "grew" : "is flat"}, the yielding one ${grown(b).length ? "grew" : "is flat"}.`,
+    );
+  }
+  out.push("");
+  return out;
+}
+
+// ------------------------------------------------------------------ the report file and main
 
 /** Writes next to the target, then renames over it: readers see the old file or the new one. */
 function writeAtomically(target: string, text: string): void {
@@ -715,17 +992,70 @@ function writeAtomically(target: string, text: string): void {
   }
 }
 
+/** The issue's targets, where their rows ran. */
+function targetNotes(rows: Row[], results: Map<Lib, Measured>[]): string[] {
+  const get = (id: string, lib: Lib): Measured | undefined => {
+    const i = rows.findIndex((r) => r.id === id);
+    const m = i < 0 ? undefined : results[i]!.get(lib);
+    return m && agrees(m) ? m : undefined;
+  };
+  const notes: string[] = [];
+  const one = get("train/784-256-10/128", "chainrule-wasm");
+  const all = get("train/784-256-10/128", "chainrule-threads");
+  if (one || all) {
+    const ok = (m: Measured | undefined, limit: number): string => (m ? `${fmt(m.value)} ms (${m.value <= limit ? "met" : "not met"})` : "not measured");
+    notes.push(`Targets: the training step at batch 128 in at most 3 ms on 1 thread: ${ok(one, 3)}; at most 2 ms with ${CORES} threads: ${ok(all, 2)}.`);
+  }
+  const speedups = rows
+    .filter((r) => r.id.startsWith("matmul/") && !/trans/.test(r.id))
+    .map((r) => {
+      const a = get(r.id, "chainrule-wasm");
+      const b = get(r.id, "chainrule-threads");
+      return a && b ? `n=${r.id.split("/")[1]} ${(b.value / a.value).toFixed(2)}×` : undefined;
+    })
+    .filter((s) => s !== undefined);
+  if (speedups.length) notes.push(`Target: matmul on ${CORES} threads at least 1.8× chainrule's own 1-thread GFLOP/s: ${speedups.join(", ")}.`);
+  return notes;
+}
+
 async function main(): Promise<void> {
   const filters = process.argv.slice(2).map((f) => f.toLowerCase()).filter((f) => f.length > 0);
   const rows = filters.length ? ROWS.filter((r) => filters.some((f) => r.id.toLowerCase().includes(f))) : ROWS;
-  if (rows.length === 0) {
-    console.error(`No row id contains ${filters.map((f) => JSON.stringify(f)).join(" or ")}. Row ids:\n${ROWS.map((r) => `  ${r.id.padEnd(20)} ${r.name}`).join("\n")}`);
+  const memory = filters.length === 0 || filters.some((f) => "memory".includes(f));
+  if (rows.length === 0 && !memory) {
+    console.error(`No row id contains ${filters.map((f) => JSON.stringify(f)).join(" or ")}. Row ids:\n${ROWS.map((r) => `  ${r.id.padEnd(22)} ${r.name}`).join("\n")}\n  ${"memory".padEnd(22)} memory over ${MEMORY_STEPS} training steps`);
     process.exitCode = 1;
     return;
   }
 
   const started = performance.now();
   const loadAtStart = os.loadavg();
+  const body: string[] = [];
+  if (rows.length > 0) body.push(...(await benchRows(rows)));
+  if (memory) {
+    const script = buildMemoryScript();
+    body.push(...memorySection(await Promise.all([runMemory(script, false), runMemory(script, true)])));
+  }
+
+  const seconds = (performance.now() - started) / 1000;
+  const report = [
+    "# chainrule core benchmark",
+    "",
+    `- CPU: ${cpuModel()} (${os.cpus().length} logical cores; load average ${loadAtStart.map((l) => l.toFixed(2)).join(", ")} at the start, ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} at the end: other work on the machine slows every column alike)`,
+    `- Node ${process.version}, TF.js ${tf.version_core}, ${new Date().toISOString()}`,
+    `- \`npm run bench${filters.length ? ` -- ${filters.join(" ")}` : ""}\`${filters.length ? " (filtered: only the matching rows)" : ""}, ${seconds.toFixed(0)} s`,
+    "",
+    ...body,
+  ].join("\n");
+
+  process.stdout.write(report);
+  const target = path.join(here, "RESULTS.md");
+  writeAtomically(target, report);
+  process.stderr.write(`wrote ${path.relative(process.cwd(), target)}\n`);
+}
+
+/** Measures the rows against the peers; returns the table and its notes. */
+async function benchRows(rows: Row[]): Promise<string[]> {
   const { peers: found, notes, python } = await initPeers();
   let peers = found;
   if (python) {
@@ -741,23 +1071,49 @@ async function main(): Promise<void> {
       peers = peers.filter((p) => !isTorch(p));
     }
   }
-  const own: Own[] = cr.listBackends().includes("wasm") ? ["chainrule-js", "chainrule-wasm"] : ["chainrule-js"];
-  if (own.length === 1) notes.unshift("chainrule's wasm backend is unavailable here (no WebAssembly SIMD); its column is left out.");
-  const main: Own = own[own.length - 1]!; // the default backend: wasm where it exists
+  const hasWasm = cr.listBackends().includes("wasm");
+  const own: Own[] = hasWasm ? ["chainrule-js", "chainrule-wasm", ...(THREADS_WORK ? (["chainrule-threads"] as const) : [])] : ["chainrule-js"];
+  if (!hasWasm) notes.unshift("chainrule's wasm backend is unavailable here (no WebAssembly SIMD); its columns are left out.");
+  else if (!THREADS_WORK) notes.unshift(`chainrule's wasm backend cannot use ${CORES} threads here (${CORES === 1 ? "one core" : "worker threads unavailable"}); the N-threads column is left out.`);
+  const mainLib: Own = own.includes("chainrule-wasm") ? "chainrule-wasm" : "chainrule-js"; // the default backend: wasm where it exists
   const results: Map<Lib, Measured>[] = [];
   for (const row of rows) results.push(await measureRow(row, own, peers, notes));
-  notes.push("TF.js gradients: tfjs-core's dist/register_all_gradients (what @tensorflow/tfjs registers).");
-  if (own.length === 2) {
-    const o = overheads();
+  rows.forEach((row, i) => {
+    for (const [lib, n] of Object.entries(row.runs ?? {}) as [Lib, number][]) {
+      const m = results[i]!.get(lib);
+      if (m && !m.error && n < MIN_RUNS) notes.push(`${row.id}: ${LABEL[lib]} is the median of ${m.runs} timed runs (after its checked call), not ${MIN_RUNS}: ${fmt(m.medianMs / 1000)} s per call.`);
+    }
+  });
+  if (rows.some((r) => r.id === "matmul/2048") && peers.includes("tfjs-cpu")) notes.push("matmul/2048: TF.js cpu is not run (about 40 s per call at its 0.45 GFLOP/s).");
+  if (own.includes("chainrule-threads")) {
     notes.push(
-      `chainrule wasm keeps tensors in JavaScript typed arrays and copies each kernel's operands into WebAssembly memory and the result back out: ` +
-        `for 2^20 float32 that costs ${fmt(o.copies)} ns/elem here (in + out). Every chainrule op also allocates a new output array: ` +
-        `allocating and filling one of 2^20 float32 costs ${fmt(o.freshOutput)} ns/elem here (mostly the first touch of fresh pages). ` +
-        `Both are inside chainrule's elementwise rows; TF.js wasm keeps its tensors in wasm memory and reuses freed blocks.`,
+      `${LABEL["chainrule-threads"]}: chainrule wasm with setNumThreads(${CORES}) (os.availableParallelism()) for that column only, 1 for every other one; ` +
+        `only large matmuls (m·k·n ≥ 2^21) are split across threads, everything else stays on the calling thread; "threads speed-up" = that column ÷ chainrule wasm (1 thread). ` +
+        `Its results are checked to equal the 1-thread ones bit for bit. Rows without large matmuls have no cell there (–).`,
     );
   }
+  if (rows.some((r) => r.id.startsWith("train/"))) {
+    notes.push(
+      `Training rows: logits = relu(x·W1 + b1)·W2 + b2, mean softmax cross-entropy against integer labels, backward to W1, b1, W2, b2, plain SGD (lr ${TRAIN_LR}) on all four; ` +
+        `chainrule nn.functional.crossEntropy + optim.SGD; TF.js optimizer.minimize with tf.losses.softmaxCrossEntropy (one-hot labels); ` +
+        `jax-js one jit(valueAndGrad + update) returning the new parameters, each read back with dataSync (jax-js is lazy: this makes the whole step run in the timing); ` +
+        `PyTorch F.cross_entropy + torch.optim.SGD. Checked: the loss and each parameter's (before − after) / lr (its gradient), each part on its own scale.`,
+    );
+  }
+  notes.push("TF.js gradients: tfjs-core's dist/register_all_gradients (what @tensorflow/tfjs registers).");
+  if (own.length >= 2) notes.push("(copy note: to be updated by the lead)");
+  notes.push(...targetNotes(rows, results));
 
-  const header = ["benchmark", ...own.map((o) => LABEL[o]), ...peers.map((p) => LABEL[p]), ...(own.length === 2 ? ["wasm speed-up over js"] : []), `${LABEL[main]} vs best peer`];
+  const threaded = own.includes("chainrule-threads");
+  const header = [
+    "benchmark",
+    ...own.map((o) => LABEL[o]),
+    ...peers.map((p) => LABEL[p]),
+    ...(hasWasm ? ["wasm speed-up over js"] : []),
+    ...(threaded ? ["threads speed-up"] : []),
+    `${LABEL[mainLib]} vs best peer`,
+    ...(threaded ? [`${LABEL["chainrule-threads"]} vs best peer`] : []),
+  ];
   const lines = [`| ${header.join(" | ")} |`, `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`];
   rows.forEach((row, i) => {
     const got = results[i]!;
@@ -765,34 +1121,23 @@ async function main(): Promise<void> {
       `${row.name} (${row.unit} ${row.higherIsBetter ? "↑" : "↓"})`,
       ...own.map((o) => cell(got.get(o))),
       ...peers.map((p) => cell(got.get(p))),
-      ...(own.length === 2 ? [speedupCell(row, got)] : []),
-      ratioCell(row, got, main, peers),
+      ...(hasWasm ? [speedupCell(row, got, "chainrule-js", "chainrule-wasm")] : []),
+      ...(threaded ? [speedupCell(row, got, "chainrule-wasm", "chainrule-threads")] : []),
+      ratioCell(row, got, mainLib, peers),
+      ...(threaded ? [ratioCell(row, got, "chainrule-threads", peers)] : []),
     ];
     lines.push(`| ${cells.map(mdCell).join(" | ")} |`);
   });
-
-  const seconds = (performance.now() - started) / 1000;
-  const report = [
-    "# chainrule core benchmark",
-    "",
-    `- CPU: ${cpuModel()} (${os.cpus().length} logical cores; load average ${loadAtStart.map((l) => l.toFixed(2)).join(", ")} at the start, ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} at the end: other work on the machine slows every column alike)`,
-    `- Node ${process.version}, TF.js ${tf.version_core}, ${new Date().toISOString()}`,
-    `- \`npm run bench${filters.length ? ` -- ${filters.join(" ")}` : ""}\`${filters.length ? " (filtered: only the matching rows)" : ""}, ${seconds.toFixed(0)} s`,
-    "",
+  return [
     ...lines,
     "",
-    `Medians of ≥ ${MIN_RUNS} timed runs after warm-up (wall time; the graph row: the process's CPU time, GC threads included); chainrule, TF.js and jax-js in one process, on one thread; PyTorch in a child process, on 1 thread and on all. ↑ higher is better, ↓ lower is better.`,
-    `${LABEL[main]} vs best peer = its cost ÷ the fastest agreeing peer's cost for the same work (time ÷ time; for GFLOP/s, peer GFLOP/s ÷ chainrule GFLOP/s):`,
+    `Medians of ≥ ${MIN_RUNS} timed runs after warm-up (but where a note says otherwise; wall time; the graph row: the process's CPU time, GC threads included); chainrule, TF.js and jax-js in one process, on one thread but the "${LABEL["chainrule-threads"]}" column; PyTorch in a child process, on 1 thread and on all. ↑ higher is better, ↓ lower is better.`,
+    `"vs best peer" = chainrule's cost ÷ the fastest agreeing peer's cost for the same work (time ÷ time; for GFLOP/s, peer GFLOP/s ÷ chainrule GFLOP/s), for chainrule wasm on 1 thread and on ${CORES}:`,
     `above 1 chainrule is slower, below 1 it is faster. Results are checked first (against chainrule js, or an exact result); one differing by more than ${MAX_REL_ERR} (relative) is flagged and never used for a ratio.`,
     "",
     ...notes.map((n) => `- ${n}`),
     "",
-  ].join("\n");
-
-  process.stdout.write(report);
-  const target = path.join(here, "RESULTS.md");
-  writeAtomically(target, report);
-  process.stderr.write(`wrote ${path.relative(process.cwd(), target)}\n`);
+  ];
 }
 
 // Report a failure as a message: the wasm backend installs an uncaughtException handler that

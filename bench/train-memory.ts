@@ -1,55 +1,106 @@
 /**
- * Heap and RSS over a long training run with the Trainer: the loop must keep no graph alive
- * across steps (backward releases each step's graph; the history holds only numbers).
- * Prints heapUsed / RSS (after a forced GC) every 500 steps for 10,000 steps.
+ * Memory over a long training loop: a 784→256 ReLU→10 MLP (nn.mlp), softmax cross-entropy, plain
+ * SGD, batches of 128 from a DataLoader over 1,280 random samples (10 batches per epoch, shuffled),
+ * written the ordinary way: no dispose calls, no scope, nothing freed by hand. Samples
+ * process.memoryUsage() (rss, heapUsed, arrayBuffers, external) and, where chainrule has it,
+ * memoryStats(), before the first step and after every tenth of the run. No forced GC: what a
+ * sample shows is what the process holds at that moment.
  *
- *   npx tsx bench/train-memory.ts [steps]
+ *   npx tsx bench/train-memory.ts [steps] [--yield] [--json]
+ *
+ * steps: 10,000 by default. --yield: `await new Promise(setImmediate)` after every step (gives
+ * the event loop a turn, e.g. for FinalizationRegistry callbacks); without it the loop never
+ * yields. --json: one JSON object on stdout (what `npm run bench -- memory` reads: it runs this
+ * file, bundled, in a child process so that the peers' memory does not show).
  */
-import v8 from "node:v8";
-import vm from "node:vm";
-import { data, manualSeed, nn, optim } from "../src/index.js";
-import { Trainer } from "../src/node.js";
+import * as cr from "../src/node.js";
 
-v8.setFlagsFromString("--expose-gc");
-const gc = vm.runInNewContext("gc") as () => void;
+export interface MemorySample {
+  step: number;
+  /** ms since the loop started. */
+  ms: number;
+  rss: number;
+  heapUsed: number;
+  arrayBuffers: number;
+  external: number;
+  /** memoryStats()'s numeric fields (nested objects flattened to "a.b"), where it exists. */
+  stats?: Record<string, number>;
+}
 
-const totalSteps = Number(process.argv[2] ?? 10_000);
-const perClass = 100;
-const classes = 3;
-const batchSize = 30; // 10 batches per epoch
+export interface MemoryRun {
+  steps: number;
+  yielded: boolean;
+  threads: number;
+  backend: string;
+  finalLoss: number;
+  seconds: number;
+  samples: MemorySample[];
+}
 
-// CS231n's spiral, 300 points, in shuffled batches of 30 (10 per epoch).
-const trainLoader = new data.DataLoader(data.spiral({ classes, pointsPerClass: perClass, seed: 1 }), { batchSize, shuffle: true, seed: 1 });
+/** memoryStats()'s numeric fields, flattened; undefined where chainrule has no memoryStats. */
+function stats(): Record<string, number> | undefined {
+  const fn = (cr as unknown as { memoryStats?: () => unknown }).memoryStats;
+  if (typeof fn !== "function") return undefined;
+  const out: Record<string, number> = {};
+  const walk = (v: unknown, key: string): void => {
+    if (typeof v === "number" || typeof v === "bigint") out[key] = Number(v);
+    else if (typeof v === "boolean") out[key] = v ? 1 : 0;
+    else if (v && typeof v === "object") for (const [k, w] of Object.entries(v)) walk(w, key ? `${key}.${k}` : k);
+  };
+  walk(fn(), "");
+  return out;
+}
 
-manualSeed(0);
-const model = nn.mlp([2, 100, classes], { dropout: 0.1 });
-const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1).padStart(7);
-const start = performance.now();
-let baseline = 0;
-console.log(`Trainer memory: ${totalSteps} steps, mlp [2, 100, 3] with dropout, Adam, batch ${batchSize}, gradClipNorm 5`);
-console.log("   step   heap MB    RSS MB   heap − heap@500   ms/step");
-let last = performance.now();
-const trainer = new Trainer({
-  model,
-  loss: (out, y) => nn.functional.crossEntropy(out, y),
-  optimizer: new optim.Adam(model.parameters(), { lr: 1e-2 }),
-  trainLoader,
-  epochs: Math.ceil(totalSteps / trainLoader.length),
-  gradClipNorm: 5,
-  progress: "none",
-  onStep: (e) => {
-    if (e.step % 500 !== 0) return;
-    const now = performance.now();
-    gc();
-    const { heapUsed, rss } = process.memoryUsage();
-    if (e.step === 500) baseline = heapUsed;
-    console.log(`${String(e.step).padStart(7)}  ${mb(heapUsed)}   ${mb(rss)}   ${mb(heapUsed - baseline)}        ${((now - last) / 500).toFixed(3)}`);
-    last = performance.now();
-  },
-});
-const history = trainer.fit();
-const last5 = history.epochs.slice(-5);
-console.log(
-  `done in ${((performance.now() - start) / 1000).toFixed(1)} s; final train loss ${last5.at(-1)!.trainLoss.toFixed(4)}, ` +
-    `train accuracy ${(last5.at(-1)!.trainAccuracy * 100).toFixed(1)}%; history holds ${history.steps.loss.length} step losses (numbers only)`,
-);
+export async function trainMemory(totalSteps: number, yieldEach: boolean): Promise<MemoryRun> {
+  const every = Math.max(1, Math.round(totalSteps / 10));
+  const batch = 128;
+  cr.manualSeed(0);
+  const x = cr.rand([batch * 10, 784]);
+  const y = cr.randint(0, 10, [batch * 10], { dtype: "int32" });
+  const loader = new cr.data.DataLoader(new cr.data.TensorDataset(x, y), { batchSize: batch, shuffle: true, seed: 1 });
+  const model = cr.nn.mlp([784, 256, 10]);
+  const opt = new cr.optim.SGD(model.parameters(), { lr: 0.05 });
+  const samples: MemorySample[] = [];
+  const start = performance.now();
+  const sample = (step: number): void => {
+    const m = process.memoryUsage();
+    const s = stats();
+    samples.push({ step, ms: performance.now() - start, rss: m.rss, heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, external: m.external, ...(s ? { stats: s } : {}) });
+  };
+  sample(0);
+  let step = 0;
+  let loss = NaN;
+  while (step < totalSteps) {
+    for (const [xb, yb] of loader) {
+      opt.zeroGrad();
+      const l = cr.nn.functional.crossEntropy(model.forward(xb), yb);
+      l.backward();
+      opt.step();
+      step++;
+      if (step % every === 0 || step === totalSteps) {
+        loss = l.item();
+        sample(step);
+      }
+      if (yieldEach) await new Promise(setImmediate);
+      if (step >= totalSteps) break;
+    }
+  }
+  return { steps: totalSteps, yielded: yieldEach, threads: cr.getNumThreads(), backend: cr.getBackend().name, finalLoss: loss, seconds: (performance.now() - start) / 1000, samples };
+}
+
+const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
+
+const args = process.argv.slice(2);
+const run = await trainMemory(Number(args.find((a) => /^\d+$/.test(a)) ?? 10_000), args.includes("--yield"));
+if (args.includes("--json")) {
+  process.stdout.write(JSON.stringify(run) + "\n");
+} else {
+  console.log(`${run.steps} steps, mlp [784, 256, 10], SGD, batch 128, ${run.backend} backend, ${run.threads} threads, ${run.yielded ? "yielding after every step" : "never yielding"}`);
+  console.log("   step        s   rss MB  heapUsed MB  arrayBuffers MB  external MB  memoryStats");
+  for (const s of run.samples) {
+    console.log(
+      `${String(s.step).padStart(7)} ${(s.ms / 1000).toFixed(1).padStart(8)} ${mb(s.rss).padStart(8)} ${mb(s.heapUsed).padStart(12)} ${mb(s.arrayBuffers).padStart(16)} ${mb(s.external).padStart(12)}  ${s.stats ? JSON.stringify(s.stats) : "–"}`,
+    );
+  }
+  console.log(`done in ${run.seconds.toFixed(1)} s; final loss ${run.finalLoss.toFixed(4)}`);
+}
