@@ -91,12 +91,18 @@ const JOB_ROWS_F32 = 0;
 const JOB_ROWS_F64 = 1;
 const JOB_PACK_F32 = 2;
 const JOB_PACK_F64 = 3;
+/** Calls one kernel export: slot JOB+1 its index in CALLABLE, JOB+2 the argument count, then the arguments. */
+const JOB_CALL = 4;
+/** The kernels a JOB_CALL may run (elementwise kernels over a part of their range). */
+const CALLABLE = ["unaryF32", "unaryF64", "binaryF32", "binaryF64", "compareF32", "compareF64", "whereF32", "whereF64", "rowsF32", "rowsF64"] as const;
+export type CallableKernel = (typeof CALLABLE)[number];
 
 /** The worker's source (JavaScript with \`workerData\` in scope: the provider supplies it). */
 const WORKER_SOURCE = `
 const { module, memory, control, index } = workerData;
 const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const c = new Int32Array(control);
+const callable = ${JSON.stringify(CALLABLE)};
 const base = ${HEADER} + index * ${SLOTS};
 Atomics.store(c, base + ${READY}, 1);
 Atomics.notify(c, base + ${READY});
@@ -119,6 +125,12 @@ for (;;) {
         Atomics.store(c, ${CHUNKS} + i, 1);
         Atomics.notify(c, ${CHUNKS} + i);
       }
+    } else if (kind === ${JOB_CALL}) {
+      const f = k[callable[c[j + 1]]];
+      const argc = c[j + 2];
+      const args = new Array(argc);
+      for (let i = 0; i < argc; i++) args[i] = c[j + 3 + i];
+      f(...args);
     } else {
       (kind === ${JOB_PACK_F64} ? k.packBF64 : k.packBF32)(c[j + 1], c[j + 2], c[j + 3], c[j + 4], c[j + 5], c[j + 6], c[j + 7]);
     }
@@ -130,7 +142,8 @@ for (;;) {
 }
 `;
 
-interface ThreadKernels {
+type Kernel = (...args: number[]) => void;
+interface ThreadKernels extends Record<CallableKernel, Kernel> {
   heapBase(): number;
   gemmRowsF32(a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number, pa: number, pb: number, edge: number, r0: number, r1: number, packed: number): void;
   gemmRowsF64(a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number, pa: number, pb: number, edge: number, r0: number, r1: number, packed: number): void;
@@ -156,7 +169,7 @@ let shared: { module: WebAssembly.Module; heap: WasmHeap } | undefined;
 let pool: Pool | undefined;
 
 /** Products computed on several threads so far (for tests). */
-export const threadStats = { matmuls: 0 };
+export const threadStats = { matmuls: 0, calls: 0 };
 
 /** @internal The wasm backend's threads build and its shared memory (set when the backend loads). */
 export function attachThreads(module: WebAssembly.Module, heap: WasmHeap): void {
@@ -224,6 +237,53 @@ function ensurePool(workers: number): Pool | undefined {
   }
 }
 
+/** Posts a job (its slot values, from `job(t)`) to workers 1 … parts − 1. */
+function postJobs(p: Pool, parts: number, job: (t: number) => readonly number[]): void {
+  const c = p.control;
+  Atomics.store(c, DONE, 0);
+  Atomics.store(c, FAILED, 0);
+  for (let t = 1; t < parts; t++) {
+    const slot = HEADER + (t - 1) * SLOTS;
+    const args = job(t);
+    for (let i = 0; i < args.length; i++) c[slot + JOB + i] = args[i]! | 0;
+    const g = (Atomics.load(c, slot + GEN) + 1) & 0x3fffffff;
+    Atomics.store(c, slot + GEN, g === 0 ? 1 : g);
+    Atomics.notify(c, slot + GEN);
+  }
+}
+
+/** Waits for workers 1 … parts − 1 to finish their jobs; false if one failed (threads are then off). */
+function joinJobs(p: Pool, parts: number): boolean {
+  const c = p.control;
+  if (canBlock()) for (let d = Atomics.load(c, DONE); d < parts - 1; d = Atomics.load(c, DONE)) Atomics.wait(c, DONE, d);
+  else while (Atomics.load(c, DONE) < parts - 1); // a browser's main thread may not block: spin (the wait is the workers' last part)
+  if (Atomics.load(c, FAILED)) {
+    fail("a worker thread's kernel failed");
+    return false; // the caller recomputes on one thread
+  }
+  return true;
+}
+
+/**
+ * Runs kernel `name` once per entry of `calls` (argument lists over disjoint parts of the
+ * output), the first on this thread and the others on workers, and waits for all. Returns false
+ * (having run nothing) when threads are off or fewer than two calls are given; the caller then
+ * runs the whole range itself. Only for elementwise kernels, whose parts are independent, so
+ * the result is the 1-thread result bit for bit.
+ */
+export function threadedCalls(mem: WasmHeap, name: CallableKernel, calls: readonly (readonly number[])[]): boolean {
+  const parts = Math.min(calls.length, getNumThreads());
+  if (parts < 2 || parts !== calls.length || !shared || shared.heap !== mem) return false;
+  const p = ensurePool(parts - 1);
+  if (!p) return false;
+  const index = CALLABLE.indexOf(name);
+  postJobs(p, parts, (t) => [JOB_CALL, index, calls[t]!.length, ...calls[t]!]);
+  (p.k[name] as (...args: number[]) => void)(...calls[0]!);
+  if (!joinJobs(p, parts)) return false;
+  threadStats.calls++;
+  return true;
+}
+
 /**
  * C = op(A)·op(B) on getNumThreads() threads, operands already in the shared memory at byte
  * offsets pa, pb, pc, when threads are on and the product has at least 2 chunks of rows; returns
@@ -252,30 +312,9 @@ export function threadedMatmul(mem: WasmHeap, f32: boolean, pa: number, pb: numb
   const scratch: [number, number][] = [];
   for (let t = 0; t < parts; t++) scratch.push([mem.temp(mr * kc * size), mem.temp(128)]);
 
+  const post = (job: (t: number) => number[]): void => postJobs(p, parts, job);
+  const join = (): boolean => joinJobs(p, parts);
   const c = p.control;
-  /** Posts args to workers 1 … parts − 1. */
-  const post = (job: (t: number) => number[]): void => {
-    Atomics.store(c, DONE, 0);
-    Atomics.store(c, FAILED, 0);
-    for (let t = 1; t < parts; t++) {
-      const slot = HEADER + (t - 1) * SLOTS;
-      const args = job(t);
-      for (let i = 0; i < args.length; i++) c[slot + JOB + i] = args[i]! | 0;
-      const g = (Atomics.load(c, slot + GEN) + 1) & 0x3fffffff;
-      Atomics.store(c, slot + GEN, g === 0 ? 1 : g);
-      Atomics.notify(c, slot + GEN);
-    }
-  };
-  /** Waits for every worker to finish its job; false if one failed (threads are then off). */
-  const join = (): boolean => {
-    if (canBlock()) for (let d = Atomics.load(c, DONE); d < parts - 1; d = Atomics.load(c, DONE)) Atomics.wait(c, DONE, d);
-    else while (Atomics.load(c, DONE) < parts - 1); // a browser's main thread may not block: spin (the wait is the workers' last chunk)
-    if (Atomics.load(c, FAILED)) {
-      fail("a worker thread's kernel failed");
-      return false; // the caller recomputes on one thread
-    }
-    return true;
-  };
 
   // Pack op(B) once for all threads: its panels split evenly between them.
   const panels = nr / (f32 ? 8 : 4);
@@ -299,4 +338,18 @@ export function threadedMatmul(mem: WasmHeap, f32: boolean, pa: number, pb: numb
   if (!join()) return false;
   threadStats.matmuls++;
   return true;
+}
+
+/**
+ * Splits an elementwise kernel's range [0, n) into one part per thread (whole multiples of 64
+ * elements, so that no part's whole-vector tail runs into another's) and runs them with
+ * threadedCalls; `args(start, count)` gives a part's argument list. False when threads are off.
+ */
+export function threadedRange(mem: WasmHeap, name: CallableKernel, n: number, args: (start: number, count: number) => readonly number[]): boolean {
+  const threads = getNumThreads();
+  if (threads < 2) return false;
+  const per = Math.ceil(n / threads / 64) * 64;
+  const calls: (readonly number[])[] = [];
+  for (let s = 0; s < n; s += per) calls.push(args(s, Math.min(per, n - s)));
+  return threadedCalls(mem, name, calls);
 }
