@@ -26,12 +26,17 @@ const FLAGS = ["--enable", "simd", "--runtime", "stub", "-O3", "--noAssert", "--
 // thread and the worker threads all instantiate the module on), at most 4 GiB (65536 pages).
 const THREAD_FLAGS = ["--enable", "simd", "--enable", "threads", "--importMemory", "--sharedMemory", "--maximumMemory", "65536", "--runtime", "stub", "-O3", "--noAssert", "--converge"];
 
+// The relaxed-SIMD builds (fused multiply-add in the matmul micro-kernels) are validated here,
+// which Node 20 does only with V8's flag (Node ≥ 22 and Chromium have relaxed SIMD on).
+const RELAXED = ["--enable", "relaxed-simd"];
+process.getBuiltinModule?.("node:v8")?.setFlagsFromString("--experimental-wasm-relaxed-simd");
+
 const require = createRequire(import.meta.url);
 const ascVersion = require("assemblyscript/package.json").version;
 const hash = createHash("sha256")
   .update(readFileSync(source))
   .update(readFileSync(fileURLToPath(import.meta.url)))
-  .update(`${ascVersion} ${FLAGS.join(" ")} / ${THREAD_FLAGS.join(" ")}`)
+  .update(`${ascVersion} ${FLAGS.join(" ")} / ${THREAD_FLAGS.join(" ")} / ${RELAXED.join(" ")}`)
   .digest("hex")
   .slice(0, 16);
 
@@ -83,6 +88,8 @@ async function compile(flags) {
 
 const wasm = await compile(FLAGS);
 const threadsWasm = await compile(THREAD_FLAGS);
+const relaxedWasm = await compile([...FLAGS, ...RELAXED]);
+const relaxedThreadsWasm = await compile([...THREAD_FLAGS, ...RELAXED]);
 const chunks = (bytes) => (Buffer.from(bytes).toString("base64").match(/.{1,120}/g) ?? [""]).map((l) => `  "${l}"`).join(" +\n");
 
 const text = [
@@ -90,6 +97,7 @@ const text = [
   `// inputs: ${hash}`,
   `// AssemblyScript ${ascVersion}, ${FLAGS.join(" ")}; ${wasm.length} bytes.`,
   `// Threads build: ${THREAD_FLAGS.join(" ")}; ${threadsWasm.length} bytes.`,
+  `// Relaxed-SIMD builds: the same flags with ${RELAXED.join(" ")}; ${relaxedWasm.length} and ${relaxedThreadsWasm.length} bytes.`,
   "",
   "/** The WebAssembly SIMD kernels module, base64-encoded. */",
   "export const KERNELS_WASM_BASE64 =",
@@ -99,10 +107,16 @@ const text = [
   "export const KERNELS_THREADS_WASM_BASE64 =",
   chunks(threadsWasm) + ";",
   "",
+  "/** Both again with relaxed SIMD (fused multiply-add in the matmul micro-kernels), base64-encoded. */",
+  "export const KERNELS_RELAXED_WASM_BASE64 =",
+  chunks(relaxedWasm) + ";",
+  "export const KERNELS_RELAXED_THREADS_WASM_BASE64 =",
+  chunks(relaxedThreadsWasm) + ";",
+  "",
 ].join("\n");
 
 mkdirSync(dirname(target), { recursive: true });
 const tmp = `${target}.${process.pid}.tmp`;
 writeFileSync(tmp, text);
 renameSync(tmp, target); // readers (a watching test runner) never see half a file
-console.error(`wrote ${relative(root, target)} (${wasm.length} + ${threadsWasm.length} bytes of wasm, inputs ${hash}).`);
+console.error(`wrote ${relative(root, target)} (${wasm.length} + ${threadsWasm.length} + ${relaxedWasm.length} + ${relaxedThreadsWasm.length} bytes of wasm, inputs ${hash}).`);

@@ -514,6 +514,22 @@ const MC: i32 = 128;
 export const GEMM_KC = KC;
 export const GEMM_MC = MC;
 
+/**
+ * a·b + c for the micro-kernels. The relaxed-SIMD build (`--enable relaxed-simd`, used where the
+ * engine has it: Chromium, Node ≥ 22, Node 20 with its flag) emits one fused multiply-add
+ * (rounded once where the CPU fuses, as x86 with FMA does); the plain build a multiply and an add.
+ */
+// @ts-ignore: decorator
+@inline function maddF32(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+// @ts-ignore: decorator
+@inline function maddF64(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f64x2.relaxed_madd(a, b, c);
+  return f64x2.add(c, f64x2.mul(a, b));
+}
+
 /** A tile of C that does not fit the matrix edge is written here first (8 vectors). */
 const EDGE: usize = memory.data(128, 16);
 
@@ -634,17 +650,17 @@ function kernelF32(pa: usize, pb: usize, kb: i32, c: usize, ldc: usize, rows: i3
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     let a = v128.load32_splat(pa);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = maddF32(a, b0, c00);
+    c01 = maddF32(a, b1, c01);
     a = v128.load32_splat(pa, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = maddF32(a, b0, c10);
+    c11 = maddF32(a, b1, c11);
     a = v128.load32_splat(pa, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = maddF32(a, b0, c20);
+    c21 = maddF32(a, b1, c21);
     a = v128.load32_splat(pa, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = maddF32(a, b0, c30);
+    c31 = maddF32(a, b1, c31);
   }
   storeTileF32(c, ldc, rows, cols, acc, edge, c00, c01, c10, c11, c20, c21, c30, c31);
 }
@@ -741,17 +757,17 @@ function kernelF64(pa: usize, pb: usize, kb: i32, c: usize, ldc: usize, rows: i3
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     let a = v128.load64_splat(pa);
-    c00 = f64x2.add(c00, f64x2.mul(a, b0));
-    c01 = f64x2.add(c01, f64x2.mul(a, b1));
+    c00 = maddF64(a, b0, c00);
+    c01 = maddF64(a, b1, c01);
     a = v128.load64_splat(pa, 8);
-    c10 = f64x2.add(c10, f64x2.mul(a, b0));
-    c11 = f64x2.add(c11, f64x2.mul(a, b1));
+    c10 = maddF64(a, b0, c10);
+    c11 = maddF64(a, b1, c11);
     a = v128.load64_splat(pa, 16);
-    c20 = f64x2.add(c20, f64x2.mul(a, b0));
-    c21 = f64x2.add(c21, f64x2.mul(a, b1));
+    c20 = maddF64(a, b0, c20);
+    c21 = maddF64(a, b1, c21);
     a = v128.load64_splat(pa, 24);
-    c30 = f64x2.add(c30, f64x2.mul(a, b0));
-    c31 = f64x2.add(c31, f64x2.mul(a, b1));
+    c30 = maddF64(a, b0, c30);
+    c31 = maddF64(a, b1, c31);
   }
   if (rows == 4 && cols == 4) {
     if (acc) {
@@ -829,5 +845,318 @@ export function gemmRowsF64(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32
         }
       }
     }
+  }
+}
+
+// ------------------------------------------------------------------ softmax / logSoftmax (float32)
+//
+// Each of `rows` contiguous rows of `cols` elements, as the reference (src/backend/js.ts) does:
+// m = the row's maximum; e = e^(x − m); softmax = e·(1/Σe), logSoftmax = (x − m) − log Σe. The
+// float64 kernels are the reference's (no float64 exp here). Whole vectors run along the row,
+// its last 1–3 elements one padded vector (−∞: e = 0); nothing is read or written past a row.
+//
+// - e^(x − m) is expF32x4's polynomial (x − m ≤ 0, so without its upper clamp, and scaled by
+//   one power of two where no lane's result is below 2⁻¹²⁶, which is the same result). x − m
+//   is rounded in float32 (as PyTorch does), which alone would cost up to |x − m|·2⁻²⁴ of
+//   relative error in e (1e-6 at x − m = −16): its rounding error is recovered exactly (Knuth's
+//   TwoSum) and applied as e + e·err.
+// - Σe accumulates in float64 (four lanes) and log Σe is float64 (NativeMath.log), rounded to
+//   float32 once; logSoftmax is (x − m) − log Σe in float32 (both terms ≤ 0: no cancellation).
+// - softmax multiplies by 1/Σe rounded to float32.
+// - Rows whose maximum is not finite follow the reference's rule in a scalar loop: NaN
+//   anywhere or every element −∞ give NaN throughout; a +∞ maximum gives NaN at the +∞
+//   elements and 0 (softmax) or −∞ (logSoftmax) elsewhere.
+
+const S_SOFTMAX: i32 = 0;
+
+/** expF32x4 for x ≤ 0 (and −∞; not NaN). */
+// @ts-ignore: decorator
+@inline function expNonPositiveF32x4(x0: v128): v128 {
+  const x = f32x4.pmax(x0, f32x4.splat(-104.0));
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUNDER));
+  const fx = f32x4.sub(t, f32x4.splat(ROUNDER));
+  let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(EXP_C1)));
+  r = f32x4.sub(r, f32x4.mul(fx, f32x4.splat(EXP_C2)));
+  const z = f32x4.mul(r, r);
+  let y = f32x4.add(f32x4.mul(f32x4.splat(EXP_P0), r), f32x4.splat(EXP_P1));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(EXP_P2));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(EXP_P3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(EXP_P4));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(EXP_P5));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, z), r), f32x4.splat(1.0));
+  const n = i32x4.sub(t, i32x4.splat(ROUNDER_BITS));
+  // 2^n is a float32 for n ≥ −126: one exact scaling (a subnormal result rounds once either way).
+  if (i32x4.all_true(i32x4.ge_s(n, i32x4.splat(-126)))) return f32x4.mul(y, i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23));
+  const n1 = i32x4.shr_s(n, 1);
+  const n2 = i32x4.sub(n, n1);
+  return f32x4.mul(f32x4.mul(y, i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23)), i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23));
+}
+
+/** e^(x − m) for one vector; nm = −m splatted (m finite, x ≤ m or −∞). */
+// @ts-ignore: decorator
+@inline function expShiftedF32x4(x: v128, nm: v128): v128 {
+  const s = f32x4.add(x, nm);
+  // TwoSum: err = (x + nm) − s exactly (NaN where x = −∞; there e = 0 and err is dropped).
+  const bb = f32x4.sub(s, x);
+  const err = f32x4.add(f32x4.sub(x, f32x4.sub(s, bb)), f32x4.sub(nm, bb));
+  const e = expNonPositiveF32x4(s);
+  const corr = f32x4.mul(e, err);
+  return v128.bitselect(f32x4.add(e, corr), e, f32x4.eq(corr, corr));
+}
+
+/**
+ * Softmax (op 0) or logSoftmax (op 1) of `rows` rows of `cols` float32s, x → out (may be x).
+ * With `stats` ≠ 0, row r's shift (its max, or 0 where that is not finite) and log Σe^(x−shift)
+ * go to the float64s at stats + 16r and stats + 16r + 8.
+ */
+export function softmaxF32(op: i32, x: usize, out: usize, rows: i32, cols: i32, stats: usize): void {
+  const rowBytes = <usize>cols << 2;
+  const vecBytes = (<usize>(cols >> 2)) << 4;
+  const pairBytes = (<usize>(cols >> 3)) << 5;
+  const rem = cols & 3;
+  const d = out - x;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * rowBytes;
+    const rowEnd = xr + rowBytes;
+    const tail = xr + vecBytes;
+    // 1. The maximum (f32x4.max and max propagate NaN), two vectors per step.
+    let m0 = f32x4.splat(-Infinity), m1 = m0;
+    let p = xr;
+    for (; p < xr + pairBytes; p += 32) {
+      m0 = f32x4.max(m0, v128.load(p));
+      m1 = f32x4.max(m1, v128.load(p, 16));
+    }
+    if (p < tail) m0 = f32x4.max(m0, v128.load(p));
+    const mv = f32x4.max(m0, m1);
+    let mx = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    for (p = tail; p < rowEnd; p += 4) mx = max(mx, load<f32>(p));
+    if (!(mx - mx == 0)) {
+      for (p = xr; p < rowEnd; p += 4) {
+        const v = load<f32>(p);
+        store<f32>(p + d, mx == Infinity && v != Infinity ? (op == S_SOFTMAX ? <f32>0 : -Infinity) : NaN);
+      }
+      if (stats != 0) {
+        store<f64>(stats + (<usize>r << 4), 0);
+        store<f64>(stats + (<usize>r << 4), mx == Infinity || mx == -Infinity ? <f64>mx : NaN, 8);
+      }
+      continue;
+    }
+    // 2. e = e^(x − m) (stored for softmax) and Σe in float64.
+    const nm = f32x4.splat(-mx);
+    let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
+    for (p = xr; p < tail; p += 16) {
+      const e = expShiftedF32x4(v128.load(p), nm);
+      if (op == S_SOFTMAX) v128.store(p + d, e);
+      s0 = f64x2.add(s0, f64x2.promote_low_f32x4(e));
+      s1 = f64x2.add(s1, f64x2.promote_low_f32x4(v128.shuffle<i32>(e, e, 2, 3, 0, 1)));
+    }
+    if (rem != 0) {
+      let t = f32x4.replace_lane(f32x4.splat(-Infinity), 0, load<f32>(tail));
+      if (rem > 1) t = f32x4.replace_lane(t, 1, load<f32>(tail, 4));
+      if (rem > 2) t = f32x4.replace_lane(t, 2, load<f32>(tail, 8));
+      const e = expShiftedF32x4(t, nm);
+      if (op == S_SOFTMAX) {
+        store<f32>(tail + d, f32x4.extract_lane(e, 0));
+        if (rem > 1) store<f32>(tail + d, f32x4.extract_lane(e, 1), 4);
+        if (rem > 2) store<f32>(tail + d, f32x4.extract_lane(e, 2), 8);
+      }
+      s0 = f64x2.add(s0, f64x2.promote_low_f32x4(e));
+      s1 = f64x2.add(s1, f64x2.promote_low_f32x4(v128.shuffle<i32>(e, e, 2, 3, 0, 1)));
+    }
+    const st = f64x2.add(s0, s1);
+    const sum = f64x2.extract_lane(st, 0) + f64x2.extract_lane(st, 1);
+    const lse64 = op == S_SOFTMAX && stats == 0 ? 0 : Math.log(sum);
+    if (stats != 0) {
+      store<f64>(stats + (<usize>r << 4), <f64>mx);
+      store<f64>(stats + (<usize>r << 4), lse64, 8);
+    }
+    // 3. Scale (softmax) or subtract the log-sum (logSoftmax).
+    if (op == S_SOFTMAX) {
+      const inv = <f32>(1.0 / sum);
+      const vinv = f32x4.splat(inv);
+      for (p = xr + d; p < tail + d; p += 16) v128.store(p, f32x4.mul(v128.load(p), vinv));
+      for (; p < rowEnd + d; p += 4) store<f32>(p, load<f32>(p) * inv);
+    } else {
+      const lse = <f32>lse64;
+      const vl = f32x4.splat(lse);
+      for (p = xr; p < tail; p += 16) v128.store(p + d, f32x4.sub(f32x4.add(v128.load(p), nm), vl));
+      for (; p < rowEnd; p += 4) store<f32>(p + d, (load<f32>(p) - mx) - lse);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ optimizer updates
+//
+// One step of SGD or Adam/AdamW on a parameter, elementwise, in the reference's operation order
+// (src/backend/js.ts; JavaScript has no fused multiply-add and neither does WebAssembly SIMD):
+// the float64 kernels give the reference's results bit for bit. The float32 kernels compute in
+// float32 (as PyTorch does for float32 parameters; the reference computes in float64 and rounds
+// each stored value). Arrays that are updated come as an input and an output pointer (the same
+// one when the array lives in wasm memory; the caller copies otherwise). Whole vectors: every
+// region is padded past n.
+//
+// The options are flags; each loop body is an @inline function whose flag arguments are
+// constants at the common call sites below, so those loops have no branches (a branch per
+// option per vector cost about 30%); other combinations run with the flags tested per vector.
+
+const OPT_MAXIMIZE: i32 = 1;
+/** weightDecay ≠ 0. */
+const OPT_DECAY: i32 = 2;
+/** AdamW: decoupled weight decay θ ← θ·(1 − lr·λ). */
+const OPT_DECOUPLED: i32 = 4;
+const OPT_AMSGRAD: i32 = 8;
+/** SGD with a momentum buffer. */
+const OPT_MOMENTUM: i32 = 16;
+/** The momentum buffer's first step: b ← d. */
+const OPT_FIRST: i32 = 32;
+const OPT_NESTEROV: i32 = 64;
+
+/** SGD over [0, end) bytes, float32 (see sgdF32). */
+// @ts-ignore: decorator
+@inline function sgdLoopF32(pIn: usize, pOut: usize, g: usize, bIn: usize, bOut: usize, end: usize, lr: f64, momentum: f64, damp1: f64, wd: f64, flags: i32): void {
+  const vlr = f32x4.splat(<f32>lr), vmom = f32x4.splat(<f32>momentum), vdamp = f32x4.splat(<f32>damp1), vwd = f32x4.splat(<f32>wd);
+  for (let i: usize = 0; i < end; i += 16) {
+    const p = v128.load(pIn + i);
+    let d = v128.load(g + i);
+    if (flags & OPT_MAXIMIZE) d = f32x4.neg(d);
+    if (flags & OPT_DECAY) d = f32x4.add(d, f32x4.mul(vwd, p));
+    if (flags & OPT_MOMENTUM) {
+      let b = d;
+      if (!(flags & OPT_FIRST)) b = f32x4.add(f32x4.mul(vmom, v128.load(bIn + i)), f32x4.mul(vdamp, d));
+      v128.store(bOut + i, b);
+      d = flags & OPT_NESTEROV ? f32x4.add(d, f32x4.mul(vmom, b)) : b;
+    }
+    v128.store(pOut + i, f32x4.sub(p, f32x4.mul(vlr, d)));
+  }
+}
+
+/**
+ * SGD, float32: d = ±g (+ λθ); with momentum b = first ? d : μb + (1 − τ)d and d = nesterov ?
+ * d + μb : b; θ ← θ − lr·d. `damp1` is 1 − τ.
+ */
+export function sgdF32(pIn: usize, pOut: usize, g: usize, bIn: usize, bOut: usize, n: i32, lr: f64, momentum: f64, damp1: f64, wd: f64, flags: i32): void {
+  const end = (<usize>(n + 3) >> 2) << 4;
+  switch (flags) {
+    case 0: sgdLoopF32(pIn, pOut, g, bIn, bOut, end, lr, momentum, damp1, wd, 0); break;
+    case OPT_DECAY: sgdLoopF32(pIn, pOut, g, bIn, bOut, end, lr, momentum, damp1, wd, OPT_DECAY); break;
+    case OPT_MOMENTUM: sgdLoopF32(pIn, pOut, g, bIn, bOut, end, lr, momentum, damp1, wd, OPT_MOMENTUM); break;
+    case OPT_MOMENTUM | OPT_DECAY: sgdLoopF32(pIn, pOut, g, bIn, bOut, end, lr, momentum, damp1, wd, OPT_MOMENTUM | OPT_DECAY); break;
+    case OPT_MOMENTUM | OPT_NESTEROV: sgdLoopF32(pIn, pOut, g, bIn, bOut, end, lr, momentum, damp1, wd, OPT_MOMENTUM | OPT_NESTEROV); break;
+    case OPT_MOMENTUM | OPT_NESTEROV | OPT_DECAY: sgdLoopF32(pIn, pOut, g, bIn, bOut, end, lr, momentum, damp1, wd, OPT_MOMENTUM | OPT_NESTEROV | OPT_DECAY); break;
+    default: sgdLoopF32(pIn, pOut, g, bIn, bOut, end, lr, momentum, damp1, wd, flags);
+  }
+}
+
+/** SGD over [0, end) bytes, float64 (the reference's arithmetic exactly). */
+// @ts-ignore: decorator
+@inline function sgdLoopF64(pIn: usize, pOut: usize, g: usize, bIn: usize, bOut: usize, end: usize, lr: f64, momentum: f64, damp1: f64, wd: f64, flags: i32): void {
+  const vlr = f64x2.splat(lr), vmom = f64x2.splat(momentum), vdamp = f64x2.splat(damp1), vwd = f64x2.splat(wd);
+  for (let i: usize = 0; i < end; i += 16) {
+    const p = v128.load(pIn + i);
+    let d = v128.load(g + i);
+    if (flags & OPT_MAXIMIZE) d = f64x2.neg(d);
+    if (flags & OPT_DECAY) d = f64x2.add(d, f64x2.mul(vwd, p));
+    if (flags & OPT_MOMENTUM) {
+      let b = d;
+      if (!(flags & OPT_FIRST)) b = f64x2.add(f64x2.mul(vmom, v128.load(bIn + i)), f64x2.mul(vdamp, d));
+      v128.store(bOut + i, b);
+      d = flags & OPT_NESTEROV ? f64x2.add(d, f64x2.mul(vmom, b)) : b;
+    }
+    v128.store(pOut + i, f64x2.sub(p, f64x2.mul(vlr, d)));
+  }
+}
+
+/** SGD, float64. */
+export function sgdF64(pIn: usize, pOut: usize, g: usize, bIn: usize, bOut: usize, n: i32, lr: f64, momentum: f64, damp1: f64, wd: f64, flags: i32): void {
+  const end = (<usize>(n + 1) >> 1) << 4;
+  switch (flags) {
+    case 0: sgdLoopF64(pIn, pOut, g, bIn, bOut, end, lr, momentum, damp1, wd, 0); break;
+    case OPT_MOMENTUM: sgdLoopF64(pIn, pOut, g, bIn, bOut, end, lr, momentum, damp1, wd, OPT_MOMENTUM); break;
+    default: sgdLoopF64(pIn, pOut, g, bIn, bOut, end, lr, momentum, damp1, wd, flags);
+  }
+}
+
+/** Adam over [0, end) bytes, float32 (see adamF32). */
+// @ts-ignore: decorator
+@inline function adamLoopF32(pIn: usize, pOut: usize, g: usize, mIn: usize, mOut: usize, vIn: usize, vOut: usize, xIn: usize, xOut: usize, end: usize,
+  beta1: f64, omb1: f64, beta2: f64, omb2: f64, eps: f64, wd: f64, decayBy: f64, stepSize: f64, bc2Sqrt: f64, flags: i32): void {
+  const vb1 = f32x4.splat(<f32>beta1), vomb1 = f32x4.splat(<f32>omb1), vb2 = f32x4.splat(<f32>beta2), vomb2 = f32x4.splat(<f32>omb2);
+  const veps = f32x4.splat(<f32>eps), vwd = f32x4.splat(<f32>wd), vdecay = f32x4.splat(<f32>decayBy);
+  const vstep = f32x4.splat(<f32>stepSize), vbc2 = f32x4.splat(<f32>bc2Sqrt);
+  for (let i: usize = 0; i < end; i += 16) {
+    let p = v128.load(pIn + i);
+    let gr = v128.load(g + i);
+    if (flags & OPT_MAXIMIZE) gr = f32x4.neg(gr);
+    if (flags & OPT_DECAY) {
+      if (flags & OPT_DECOUPLED) p = f32x4.mul(p, vdecay);
+      else gr = f32x4.add(gr, f32x4.mul(vwd, p));
+    }
+    const m = f32x4.add(f32x4.mul(vb1, v128.load(mIn + i)), f32x4.mul(vomb1, gr));
+    v128.store(mOut + i, m);
+    let v = f32x4.add(f32x4.mul(vb2, v128.load(vIn + i)), f32x4.mul(f32x4.mul(vomb2, gr), gr));
+    v128.store(vOut + i, v);
+    if (flags & OPT_AMSGRAD) {
+      v = f32x4.max(v128.load(xIn + i), v);
+      v128.store(xOut + i, v);
+    }
+    const denom = f32x4.add(f32x4.div(f32x4.sqrt(v), vbc2), veps);
+    v128.store(pOut + i, f32x4.sub(p, f32x4.mul(vstep, f32x4.div(m, denom))));
+  }
+}
+
+/**
+ * Adam/AdamW, float32: g = ±g; λ ≠ 0: θ ← θ·decay (AdamW) or g ← g + λθ (Adam);
+ * m ← β₁m + (1 − β₁)g; v ← β₂v + ((1 − β₂)g)g; amsgrad: v̂ ← max(v̂, v), used for v;
+ * θ ← θ − stepSize·(m/(√v/bc2Sqrt + eps)). `x` is v̂max.
+ */
+export function adamF32(pIn: usize, pOut: usize, g: usize, mIn: usize, mOut: usize, vIn: usize, vOut: usize, xIn: usize, xOut: usize, n: i32,
+  beta1: f64, omb1: f64, beta2: f64, omb2: f64, eps: f64, wd: f64, decayBy: f64, stepSize: f64, bc2Sqrt: f64, flags: i32): void {
+  const end = (<usize>(n + 3) >> 2) << 4;
+  const W = OPT_DECAY | OPT_DECOUPLED;
+  switch (flags) {
+    case 0: adamLoopF32(pIn, pOut, g, mIn, mOut, vIn, vOut, xIn, xOut, end, beta1, omb1, beta2, omb2, eps, wd, decayBy, stepSize, bc2Sqrt, 0); break;
+    case W: adamLoopF32(pIn, pOut, g, mIn, mOut, vIn, vOut, xIn, xOut, end, beta1, omb1, beta2, omb2, eps, wd, decayBy, stepSize, bc2Sqrt, W); break;
+    case OPT_AMSGRAD: adamLoopF32(pIn, pOut, g, mIn, mOut, vIn, vOut, xIn, xOut, end, beta1, omb1, beta2, omb2, eps, wd, decayBy, stepSize, bc2Sqrt, OPT_AMSGRAD); break;
+    case W | OPT_AMSGRAD: adamLoopF32(pIn, pOut, g, mIn, mOut, vIn, vOut, xIn, xOut, end, beta1, omb1, beta2, omb2, eps, wd, decayBy, stepSize, bc2Sqrt, W | OPT_AMSGRAD); break;
+    case OPT_DECAY: adamLoopF32(pIn, pOut, g, mIn, mOut, vIn, vOut, xIn, xOut, end, beta1, omb1, beta2, omb2, eps, wd, decayBy, stepSize, bc2Sqrt, OPT_DECAY); break;
+    default: adamLoopF32(pIn, pOut, g, mIn, mOut, vIn, vOut, xIn, xOut, end, beta1, omb1, beta2, omb2, eps, wd, decayBy, stepSize, bc2Sqrt, flags);
+  }
+}
+
+/** Adam over [0, end) bytes, float64 (the reference's arithmetic exactly; f64x2.max is Math.max). */
+// @ts-ignore: decorator
+@inline function adamLoopF64(pIn: usize, pOut: usize, g: usize, mIn: usize, mOut: usize, vIn: usize, vOut: usize, xIn: usize, xOut: usize, end: usize,
+  beta1: f64, omb1: f64, beta2: f64, omb2: f64, eps: f64, wd: f64, decayBy: f64, stepSize: f64, bc2Sqrt: f64, flags: i32): void {
+  const vb1 = f64x2.splat(beta1), vomb1 = f64x2.splat(omb1), vb2 = f64x2.splat(beta2), vomb2 = f64x2.splat(omb2);
+  const veps = f64x2.splat(eps), vwd = f64x2.splat(wd), vdecay = f64x2.splat(decayBy);
+  const vstep = f64x2.splat(stepSize), vbc2 = f64x2.splat(bc2Sqrt);
+  for (let i: usize = 0; i < end; i += 16) {
+    let p = v128.load(pIn + i);
+    let gr = v128.load(g + i);
+    if (flags & OPT_MAXIMIZE) gr = f64x2.neg(gr);
+    if (flags & OPT_DECAY) {
+      if (flags & OPT_DECOUPLED) p = f64x2.mul(p, vdecay);
+      else gr = f64x2.add(gr, f64x2.mul(vwd, p));
+    }
+    const m = f64x2.add(f64x2.mul(vb1, v128.load(mIn + i)), f64x2.mul(vomb1, gr));
+    v128.store(mOut + i, m);
+    let v = f64x2.add(f64x2.mul(vb2, v128.load(vIn + i)), f64x2.mul(f64x2.mul(vomb2, gr), gr));
+    v128.store(vOut + i, v);
+    if (flags & OPT_AMSGRAD) {
+      v = f64x2.max(v128.load(xIn + i), v);
+      v128.store(xOut + i, v);
+    }
+    const denom = f64x2.add(f64x2.div(f64x2.sqrt(v), vbc2), veps);
+    v128.store(pOut + i, f64x2.sub(p, f64x2.mul(vstep, f64x2.div(m, denom))));
+  }
+}
+
+/** Adam/AdamW, float64. */
+export function adamF64(pIn: usize, pOut: usize, g: usize, mIn: usize, mOut: usize, vIn: usize, vOut: usize, xIn: usize, xOut: usize, n: i32,
+  beta1: f64, omb1: f64, beta2: f64, omb2: f64, eps: f64, wd: f64, decayBy: f64, stepSize: f64, bc2Sqrt: f64, flags: i32): void {
+  const end = (<usize>(n + 1) >> 1) << 4;
+  switch (flags) {
+    case 0: adamLoopF64(pIn, pOut, g, mIn, mOut, vIn, vOut, xIn, xOut, end, beta1, omb1, beta2, omb2, eps, wd, decayBy, stepSize, bc2Sqrt, 0); break;
+    default: adamLoopF64(pIn, pOut, g, mIn, mOut, vIn, vOut, xIn, xOut, end, beta1, omb1, beta2, omb2, eps, wd, decayBy, stepSize, bc2Sqrt, flags);
   }
 }

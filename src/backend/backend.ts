@@ -1,4 +1,4 @@
-import type { DType, Storage } from "../tensor/dtype.js";
+import type { DType, FloatStorage, Storage } from "../tensor/dtype.js";
 
 /**
  * Where a backend wants tensor storage to live (the wasm backend: in WebAssembly memory, so its
@@ -26,6 +26,39 @@ export type BinaryOp =
   | "eq" | "ne" | "gt" | "ge" | "lt" | "le";
 
 export type ReduceOp = "sum" | "max" | "min" | "argmax" | "argmin";
+
+/** The row-wise softmax kernels (over the last axis). */
+export type SoftmaxOp = "softmax" | "logSoftmax";
+
+/** One SGD update's hyperparameters (`torch.optim.SGD`; src/optim/sgd.ts). */
+export interface SGDUpdate {
+  lr: number;
+  /** μ; 0: no momentum buffer (pass null for it). */
+  momentum: number;
+  /** τ. */
+  dampening: number;
+  nesterov: boolean;
+  /** Coupled L2 penalty λ (g ← g + λθ); 0: none. */
+  weightDecay: number;
+  maximize: boolean;
+  /** The momentum buffer is new: b ← g rather than μ·b + (1 − τ)·g. */
+  firstStep: boolean;
+}
+
+/** One Adam/AdamW update's hyperparameters (`torch.optim.Adam`/`AdamW`; src/optim/adam.ts). */
+export interface AdamUpdate {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** λ; 0: none. */
+  weightDecay: number;
+  /** AdamW: θ ← θ·(1 − lr·λ) (decoupled); else Adam's coupled g ← g + λθ. */
+  decoupled: boolean;
+  maximize: boolean;
+  /** This parameter's update count t, from 1 (the bias corrections 1 − βᵗ). */
+  step: number;
+}
 
 /**
  * The kernels a backend provides: plain functions over typed arrays and shapes, with no
@@ -67,4 +100,23 @@ export interface Backend {
   scatterAdd(src: Storage, index: Int32Array, outer: number, outLen: number, idxLen: number, inner: number, out: Storage, indexIsVector: boolean): void;
   /** Converts between dtypes; to bool means x ≠ 0, to int32 truncates toward zero. */
   cast(x: Storage, out: Storage): void;
+  /**
+   * Softmax (or log-softmax) of each of `rows` contiguous rows of `cols` elements, into out
+   * (x's float dtype; may be x itself). Each row is shifted by its maximum (by 0 where that is
+   * ±∞ or NaN), so logits in the thousands stay finite: softmax = e^(x−m)·(1/Σe^(x−m)),
+   * logSoftmax = (x − m) − log Σe^(x−m). With `stats` (2·rows float64s), row r's shift m goes
+   * to stats[2r] and its log Σe^(x−m) (float64, before any rounding to x's dtype) to
+   * stats[2r + 1]: crossEntropy's loss is then lse − (x_y − m) from the same pass.
+   */
+  softmax(op: SoftmaxOp, x: Storage, rows: number, cols: number, out: Storage, stats?: Float64Array): void;
+  /**
+   * One SGD step on a parameter, in place: param (and momentumBuf, when momentum ≠ 0) are
+   * updated from grad, which has as many elements (any dtype; usually the param's).
+   */
+  sgdUpdate(param: FloatStorage, grad: ArrayLike<number>, momentumBuf: FloatStorage | null, h: SGDUpdate): void;
+  /**
+   * One Adam/AdamW step on a parameter, in place: param, expAvg (m), expAvgSq (v) and, with
+   * AMSGrad, maxExpAvgSq (v̂max; null without) are updated from grad.
+   */
+  adamUpdate(param: FloatStorage, grad: ArrayLike<number>, expAvg: FloatStorage, expAvgSq: FloatStorage, maxExpAvgSq: FloatStorage | null, h: AdamUpdate): void;
 }

@@ -1,5 +1,5 @@
-import type { Storage } from "../tensor/dtype.js";
-import type { Backend, BinaryOp, ReduceOp, UnaryOp } from "./backend.js";
+import type { FloatStorage, Storage } from "../tensor/dtype.js";
+import type { AdamUpdate, Backend, BinaryOp, ReduceOp, SGDUpdate, SoftmaxOp, UnaryOp } from "./backend.js";
 
 // Each op gets its own loop: V8 does not inline a function passed into a shared loop once that
 // loop has seen several, so a generic `map(f)` costs 2-3x more per element.
@@ -280,6 +280,105 @@ function reduceRun(op: ReduceOp, x: Storage, start: number, len: number): number
   return op === "max" || op === "min" ? best : bestJ;
 }
 
+/** Scratch for e^(x − m) of one row when the output is not float64: a float32 softmax keeps float64 until its one rounding. */
+let expRow = new Float64Array(0);
+
+/**
+ * Softmax or log-softmax of `rows` contiguous rows (see Backend.softmax). A row is shifted by
+ * its maximum m, or by 0 where m is not finite: a row holding NaN, or whose maximum is −∞
+ * (every element −∞), is then NaN throughout; one whose maximum is +∞ is NaN at its +∞
+ * elements and 0 (softmax) or −∞ (logSoftmax) elsewhere, with log Σ = +∞ (the limits).
+ */
+function softmaxRows(op: SoftmaxOp, x: Storage, rows: number, cols: number, out: Storage, stats?: Float64Array): void {
+  const wide = out instanceof Float64Array;
+  if (!wide && expRow.length < cols) expRow = new Float64Array(cols);
+  const e: Storage = wide ? out : expRow;
+  for (let r = 0, off = 0; r < rows; r++, off += cols) {
+    let mx = -Infinity;
+    for (let j = off; j < off + cols; j++) {
+      const v = x[j]!;
+      if (v > mx || v !== v) mx = v;
+    }
+    if (!(mx - mx === 0)) {
+      // NaN or ±∞: the rule above, element by element.
+      for (let j = off; j < off + cols; j++) out[j] = mx === Infinity && x[j] !== Infinity ? (op === "softmax" ? 0 : -Infinity) : NaN;
+      if (stats) {
+        stats[2 * r] = 0;
+        stats[2 * r + 1] = mx === Infinity || mx === -Infinity ? mx : NaN;
+      }
+      continue;
+    }
+    let sum = 0;
+    if (op === "softmax") {
+      const eo = wide ? off : 0;
+      for (let j = 0; j < cols; j++) {
+        const v = Math.exp(x[off + j]! - mx);
+        e[eo + j] = v;
+        sum += v;
+      }
+      const inv = 1 / sum;
+      for (let j = 0; j < cols; j++) out[off + j] = e[eo + j]! * inv;
+      if (stats) {
+        stats[2 * r] = mx;
+        stats[2 * r + 1] = Math.log(sum);
+      }
+    } else {
+      for (let j = off; j < off + cols; j++) sum += Math.exp(x[j]! - mx);
+      const lse = Math.log(sum);
+      for (let j = off; j < off + cols; j++) out[j] = x[j]! - mx - lse;
+      if (stats) {
+        stats[2 * r] = mx;
+        stats[2 * r + 1] = lse;
+      }
+    }
+  }
+}
+
+/** The reference SGD step: torch.optim.SGD's single-tensor loop, in float64 arithmetic, stored in the param's dtype. */
+function sgdUpdate(param: FloatStorage, grad: ArrayLike<number>, buf: FloatStorage | null, h: SGDUpdate): void {
+  const { lr, momentum, dampening, nesterov, weightDecay, maximize, firstStep } = h;
+  const n = param.length;
+  for (let i = 0; i < n; i++) {
+    let d = maximize ? -grad[i]! : grad[i]!;
+    if (weightDecay !== 0) d = d + weightDecay * param[i]!;
+    if (buf !== null) {
+      buf[i] = firstStep ? d : momentum * buf[i]! + (1 - dampening) * d;
+      d = nesterov ? d + momentum * buf[i]! : buf[i]!;
+    }
+    param[i] = param[i]! - lr * d;
+  }
+}
+
+/** Adam's per-step scalars: step size lr/(1 − β₁ᵗ), √(1 − β₂ᵗ), and AdamW's decay factor 1 − lr·λ. */
+export function adamScalars(h: AdamUpdate): { stepSize: number; bc2Sqrt: number; decay: number } {
+  const biasCorrection1 = 1 - Math.pow(h.beta1, h.step);
+  const biasCorrection2 = 1 - Math.pow(h.beta2, h.step);
+  return { stepSize: h.lr / biasCorrection1, bc2Sqrt: Math.sqrt(biasCorrection2), decay: 1 - h.lr * h.weightDecay };
+}
+
+/** The reference Adam/AdamW step: torch.optim.Adam's single-tensor loop, in float64 arithmetic, stored in the param's dtype. */
+function adamUpdate(param: FloatStorage, grad: ArrayLike<number>, m: FloatStorage, v: FloatStorage, vmax: FloatStorage | null, h: AdamUpdate): void {
+  const { beta1, beta2, eps, weightDecay, decoupled, maximize } = h;
+  const { stepSize, bc2Sqrt, decay } = adamScalars(h);
+  const n = param.length;
+  for (let i = 0; i < n; i++) {
+    let g = maximize ? -grad[i]! : grad[i]!;
+    if (weightDecay !== 0) {
+      if (decoupled) param[i] = param[i]! * decay;
+      else g = g + weightDecay * param[i]!;
+    }
+    m[i] = beta1 * m[i]! + (1 - beta1) * g;
+    v[i] = beta2 * v[i]! + (1 - beta2) * g * g;
+    let second = v[i]!;
+    if (vmax !== null) {
+      vmax[i] = Math.max(vmax[i]!, second);
+      second = vmax[i]!;
+    }
+    const denom = Math.sqrt(second) / bc2Sqrt + eps;
+    param[i] = param[i]! - stepSize * (m[i]! / denom);
+  }
+}
+
 export const jsBackend: Backend = {
   name: "js",
   unary(op, x, out, p0 = 0, p1 = 0) {
@@ -353,4 +452,7 @@ export const jsBackend: Backend = {
     else if (out instanceof Int32Array) for (let i = 0; i < x.length; i++) out[i] = Math.trunc(x[i]!);
     else out.set(x);
   },
+  softmax: softmaxRows,
+  sgdUpdate,
+  adamUpdate,
 };

@@ -38,7 +38,9 @@ import {
   where,
 } from "../ops/index.js";
 import { zeros } from "../tensor/creation.js";
-import { allocate, isFloat, type DType } from "../tensor/dtype.js";
+import { allocate, allocateUninit, isFloat, type DType, type Storage } from "../tensor/dtype.js";
+import { dispose } from "../tensor/storage.js";
+import { getBackend } from "../backend/index.js";
 import { defaultGenerator, type Generator } from "../tensor/random.js";
 import { broadcastShapes, shapesEqual, stridesOf } from "../tensor/shape.js";
 import { Tensor, assertTensor } from "../tensor/tensor.js";
@@ -197,8 +199,8 @@ interface CESaved {
   denom: number;
   /** Q[n] = Σ_c q[n, c], the total target mass of row n (0 for ignored rows). */
   mass: Float64Array;
-  /** softmax(x) [M, C] from forward, in float64 (rows of ignored samples left 0). */
-  probs: Float64Array;
+  /** softmax(x) [M, C] from forward, in x's dtype (the backend's kernel; rows of ignored samples too). */
+  probs: Storage;
 }
 
 /** q[n, c]: the weighted target distribution of row n (times its class weights), written into `row`. */
@@ -210,14 +212,15 @@ function targetRow(spec: CESpec, y: number, c: number, row: Float64Array): void 
 }
 
 /**
- * Softmax cross-entropy as ONE primitive, for stability and speed: the log-softmax is fused
- * (each row shifted by its max, computed in float64 whatever the input dtype), so logits in the
- * thousands give finite losses and gradients; one pass over the data replaces the ~8 ops of
- * logSoftmax + gather + weighting, and the softmax it computes is kept for backward. The
- * gradient is g·(softmax(x)·Q − q), with q the (smoothed, weighted) target distribution of the
- * row and Q its total mass. Without a graph being recorded that is one loop over the kept
- * softmax; under `createGraph` it is written with tensor ops (softmax of the saved logits), so
- * it is itself differentiable.
+ * Softmax cross-entropy as ONE primitive, for stability and speed. One call of the backend's
+ * softmax kernel gives each row's shift m (its max), log Σe^(x−m) (in float64) and softmax(x)
+ * (kept for backward); −log p_j = lse − (x_j − m), both terms accurate, so logits in the
+ * thousands give finite losses and gradients. One pass picks and weights the targets, instead
+ * of the ~8 ops of logSoftmax + gather + weighting. The gradient is g·(p·Q − q), with q the
+ * (smoothed, weighted) target distribution of the row and Q its total mass: without a graph
+ * being recorded, the backend's broadcast kernels apply it to the kept softmax pass by pass;
+ * under `createGraph` it is written with tensor ops (softmax of the saved logits), so it is
+ * itself differentiable.
  */
 const crossEntropyOp = defineOp<[Tensor, CESpec], CESaved>({
   name: "crossEntropy",
@@ -227,29 +230,18 @@ const crossEntropyOp = defineOp<[Tensor, CESpec], CESaved>({
     const xd = x.data;
     const losses = new Float64Array(m);
     const mass = new Float64Array(m);
-    // The softmax is kept only when the op is recorded (backward will need it).
-    const keep = ctx.needsInputGrad[0] === true;
-    const probs = new Float64Array(keep ? m * c : c);
+    // stats: per row, the shift m (0 where the max is ±∞ or NaN) and log Σe^(x−m).
+    const stats = new Float64Array(2 * m);
+    const probs = allocateUninit(x.dtype, m * c);
+    getBackend().softmax("softmax", xd, m, c, probs, stats);
     const q = new Float64Array(smoothing === 0 ? 0 : c);
     let denom = 0;
     for (let n = 0; n < m; n++) {
       const y = labels[n]!;
       if (y === ignoreIndex) continue;
       const off = n * c;
-      const po = keep ? off : 0;
-      let mx = -Infinity;
-      for (let j = 0; j < c; j++) if (xd[off + j]! > mx) mx = xd[off + j]!;
-      // All −∞ (or a +∞): shift by 0 and let the arithmetic give NaN/∞, as log-softmax would.
-      if (!Number.isFinite(mx) && !Number.isNaN(mx)) mx = 0;
-      let sum = 0;
-      for (let j = 0; j < c; j++) {
-        const e = Math.exp(xd[off + j]! - mx);
-        probs[po + j] = e;
-        sum += e;
-      }
-      const lse = Math.log(sum);
-      const inv = 1 / sum;
-      for (let j = 0; j < c; j++) probs[po + j]! *= inv;
+      const mx = stats[2 * n]!;
+      const lse = stats[2 * n + 1]!;
       // −log p_j = lse − (x_j − max): both terms accurate, nothing overflows.
       const wy = weight ? weight[y]! : 1;
       if (smoothing === 0) {
@@ -268,7 +260,9 @@ const crossEntropyOp = defineOp<[Tensor, CESpec], CESaved>({
       }
       denom += wy;
     }
-    ctx.save({ x, spec, denom, mass, probs });
+    // The softmax is kept only when the op is recorded (backward will need it).
+    if (ctx.needsInputGrad[0] === true) ctx.save({ x, spec, denom, mass, probs });
+    else dispose(Tensor.fromStorage(probs, [m, c], x.dtype));
     if (reduction === "none") return constant(losses, [m], x.dtype);
     let s = 0;
     for (let n = 0; n < m; n++) s += losses[n]!;
@@ -278,28 +272,60 @@ const crossEntropyOp = defineOp<[Tensor, CESpec], CESaved>({
     const { x, spec, denom, mass, probs } = ctx.saved;
     const [m, c] = x.shape as [number, number];
     const { labels, weight, smoothing, ignoreIndex, reduction } = spec;
-    const qAll = new Float64Array(m * c);
-    for (let n = 0; n < m; n++) {
-      const y = labels[n]!;
-      if (y === ignoreIndex) continue;
-      if (smoothing === 0) qAll[n * c + y] = weight ? weight[y]! : 1;
-      else targetRow(spec, y, c, qAll.subarray(n * c, n * c + c));
-    }
     if (isGradEnabled()) {
       // createGraph: the same formula with recorded ops, differentiable in x and in gradOut.
+      const qAll = new Float64Array(m * c);
+      for (let n = 0; n < m; n++) {
+        const y = labels[n]!;
+        if (y === ignoreIndex) continue;
+        if (smoothing === 0) qAll[n * c + y] = weight ? weight[y]! : 1;
+        else targetRow(spec, y, c, qAll.subarray(n * c, n * c + c));
+      }
       const local = sub(mul(softmax(x, -1), constant(mass, [m, 1], x.dtype)), constant(qAll, [m, c], x.dtype));
       const g = reduction === "none" ? reshape(gradOut, [m, 1]) : reduction === "sum" ? gradOut : div(gradOut, denom);
       return [mul(g, local)];
     }
+    // g·(p·Q − q) from the kept softmax p, by the backend's broadcast kernels, one pass per
+    // factor in the order of the formula (a [M, 1] column: ·Q, ·g; a [C] row: − ε·w_j/C),
+    // each from one buffer into another (the wasm kernels may not run in place; p is kept
+    // intact for another backward); then the label of each row, and the ignored rows.
+    const be = getBackend();
     const go = gradOut.data;
-    const out = allocate(x.dtype, m * c);
+    const shape = [m, c];
+    const COL = [1, 0];
+    const make = (n: number): Storage => (x.dtype === "float64" ? new Float64Array(n) : new Float32Array(n));
     const scale = reduction === "mean" ? 1 / denom : 1;
+    const g = new Float64Array(m);
+    for (let n = 0; n < m; n++) if (labels[n] !== ignoreIndex) g[n] = (reduction === "none" ? go[n]! : go[0]!) * scale;
+    const base = new Float64Array(smoothing === 0 ? 0 : c);
+    for (let j = 0; j < base.length; j++) base[j] = (smoothing / c) * (weight ? weight[j]! : 1);
+    const passes: [op: "mul" | "sub", operand: Float64Array, strides: number[]][] = [];
+    // ·Q (Q = 1 for every counted row when unweighted and unsmoothed).
+    if (weight !== null || smoothing !== 0) passes.push(["mul", mass, COL]);
+    if (smoothing !== 0) passes.push(["sub", base, [0, 1]]);
+    passes.push(["mul", g, COL]);
+    const out = allocateUninit(x.dtype, m * c);
+    const spare = passes.length > 1 ? allocateUninit(x.dtype, m * c) : out;
+    let cur = probs;
+    passes.forEach(([op, operand, strides], i) => {
+      const dst = (passes.length - 1 - i) % 2 === 0 ? out : spare;
+      const b = make(operand.length);
+      b.set(operand);
+      be.binary(op, cur, undefined, b, strides, dst, shape);
+      cur = dst;
+    });
+    if (spare !== out) dispose(Tensor.fromStorage(spare, [m, c], x.dtype));
     for (let n = 0; n < m; n++) {
-      if (labels[n] === ignoreIndex) continue; // ignored: zero gradient
-      const qm = mass[n]!;
-      const g = (reduction === "none" ? go[n]! : go[0]!) * scale;
+      const y = labels[n]!;
       const off = n * c;
-      for (let j = 0; j < c; j++) out[off + j] = g * (probs[off + j]! * qm - qAll[off + j]!);
+      if (y === ignoreIndex) {
+        out.fill(0, off, off + c); // ignored: zero gradient
+        continue;
+      }
+      // q_y (as targetRow makes it): w_y, or ε·w_y/C + (1 − ε)·w_y.
+      const wy = weight ? weight[y]! : 1;
+      const qy = smoothing === 0 ? wy : base[y]! + (1 - smoothing) * wy;
+      out[off + y] = g[n]! * (probs[off + y]! * mass[n]! - qy);
     }
     return [Tensor.fromStorage(out, [m, c], x.dtype)];
   },

@@ -1,3 +1,4 @@
+import { getBackend } from "../backend/index.js";
 import { ValueError } from "../errors.js";
 import type { FloatStorage } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -57,29 +58,9 @@ function adamUpdate(param: FloatStorage, grad: ArrayLike<number>, state: ParamSt
   const step = nextStep(state);
   const m = buffer(state, "expAvg", tensor);
   const v = buffer(state, "expAvgSq", tensor);
-  const vmax = amsgrad ? buffer(state, "maxExpAvgSq", tensor) : undefined;
-  const biasCorrection1 = 1 - Math.pow(beta1, step);
-  const biasCorrection2 = 1 - Math.pow(beta2, step);
-  const stepSize = lr / biasCorrection1;
-  const bc2Sqrt = Math.sqrt(biasCorrection2);
-  const decay = 1 - lr * weightDecay;
-  const n = param.length;
-  for (let i = 0; i < n; i++) {
-    let g = maximize ? -grad[i]! : grad[i]!;
-    if (weightDecay !== 0) {
-      if (decoupled) param[i] = param[i]! * decay;
-      else g = g + weightDecay * param[i]!;
-    }
-    m[i] = beta1 * m[i]! + (1 - beta1) * g;
-    v[i] = beta2 * v[i]! + (1 - beta2) * g * g;
-    let second = v[i]!;
-    if (vmax !== undefined) {
-      vmax[i] = Math.max(vmax[i]!, second);
-      second = vmax[i]!;
-    }
-    const denom = Math.sqrt(second) / bc2Sqrt + eps;
-    param[i] = param[i]! - stepSize * (m[i]! / denom);
-  }
+  const vmax = amsgrad ? buffer(state, "maxExpAvgSq", tensor) : null;
+  // The loop is the backend's kernel (src/backend/js.ts has the reference).
+  getBackend().adamUpdate(param, grad, m, v, vmax, { lr, beta1, beta2, eps, weightDecay, decoupled, maximize, step });
 }
 
 const ADAM_STATE: Record<string, StateKind> = { step: "number", expAvg: "array", expAvgSq: "array", maxExpAvgSq: "array" };

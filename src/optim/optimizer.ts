@@ -1,8 +1,11 @@
 /**
  * The optimizer base class: parameter groups, per-parameter state, `step`, `zeroGrad`,
  * `stateDict`/`loadStateDict`. Subclasses (SGD, RMSprop, Adam, AdamW, Adagrad) supply the
- * update rule. Updates are written straight into each parameter's storage (`p.data`), computed
- * in float64 arithmetic and stored in the parameter's dtype; no graph is recorded.
+ * update rule. Updates are written straight into each parameter's storage (`p.data`); no graph is
+ * recorded. SGD and Adam/AdamW run as backend kernels (`sgdUpdate`, `adamUpdate`): the js
+ * reference computes in float64 arithmetic and stores in the parameter's dtype; the wasm backend
+ * gives the same float64 results bit for bit and computes float32 parameters in float32 (as
+ * PyTorch does). RMSprop and Adagrad loop in JavaScript (float64 arithmetic).
  */
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../errors.js";
 import { allocate, isFloat, type FloatStorage } from "../tensor/dtype.js";

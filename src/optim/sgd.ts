@@ -1,3 +1,4 @@
+import { getBackend } from "../backend/index.js";
 import { ValueError } from "../errors.js";
 import type { FloatStorage } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -59,21 +60,13 @@ export class SGD extends Optimizer<SGDHyperparams> {
 
   protected override update(param: FloatStorage, grad: ArrayLike<number>, state: ParamState, group: ParamGroup<SGDHyperparams>, tensor: Tensor): void {
     const { lr, momentum, dampening, nesterov, weightDecay, maximize } = group;
-    const n = param.length;
-    let buf: FloatStorage | undefined;
-    let first = false;
+    let buf: FloatStorage | null = null;
+    let firstStep = false;
     if (momentum !== 0) {
-      first = !(state.momentumBuffer instanceof Float32Array || state.momentumBuffer instanceof Float64Array);
+      firstStep = !(state.momentumBuffer instanceof Float32Array || state.momentumBuffer instanceof Float64Array);
       buf = buffer(state, "momentumBuffer", tensor);
     }
-    for (let i = 0; i < n; i++) {
-      let d = maximize ? -grad[i]! : grad[i]!;
-      if (weightDecay !== 0) d = d + weightDecay * param[i]!;
-      if (buf !== undefined) {
-        buf[i] = first ? d : momentum * buf[i]! + (1 - dampening) * d;
-        d = nesterov ? d + momentum * buf[i]! : buf[i]!;
-      }
-      param[i] = param[i]! - lr * d;
-    }
+    // The loop is the backend's kernel (src/backend/js.ts has the reference).
+    getBackend().sgdUpdate(param, grad, buf, { lr, momentum, dampening, nesterov, weightDecay, maximize, firstStep });
   }
 }

@@ -1,7 +1,7 @@
 import type { Storage } from "../../tensor/dtype.js";
 import type { Backend, BinaryOp, ReduceOp, UnaryOp } from "../backend.js";
-import { collapse, directStrides, jsBackend } from "../js.js";
-import { KERNELS_THREADS_WASM_BASE64, KERNELS_WASM_BASE64 } from "./kernels.generated.js";
+import { adamScalars, collapse, directStrides, jsBackend } from "../js.js";
+import { KERNELS_RELAXED_THREADS_WASM_BASE64, KERNELS_RELAXED_WASM_BASE64, KERNELS_THREADS_WASM_BASE64, KERNELS_WASM_BASE64 } from "./kernels.generated.js";
 import { WasmHeap, type WasmMemoryStats } from "./heap.js";
 import { attachThreads, threadedMatmul } from "./threads.js";
 
@@ -38,7 +38,26 @@ interface KernelExports {
   /** Matmul blocking: rows of A per packed block, steps of k per packed block. */
   GEMM_MC: WebAssembly.Global;
   GEMM_KC: WebAssembly.Global;
+  /** Row-wise softmax (op 0) or logSoftmax (op 1), float32. */
+  softmaxF32(op: number, x: number, out: number, rows: number, cols: number, stats: number): void;
+  /** One SGD step; arrays that are written come as an input and an output pointer. */
+  sgdF32(pIn: number, pOut: number, g: number, bIn: number, bOut: number, n: number, lr: number, momentum: number, damp1: number, wd: number, flags: number): void;
+  sgdF64(pIn: number, pOut: number, g: number, bIn: number, bOut: number, n: number, lr: number, momentum: number, damp1: number, wd: number, flags: number): void;
+  /** One Adam/AdamW step (x: v̂max with AMSGrad). */
+  adamF32(pIn: number, pOut: number, g: number, mIn: number, mOut: number, vIn: number, vOut: number, xIn: number, xOut: number, n: number,
+    beta1: number, omb1: number, beta2: number, omb2: number, eps: number, wd: number, decay: number, stepSize: number, bc2Sqrt: number, flags: number): void;
+  adamF64(pIn: number, pOut: number, g: number, mIn: number, mOut: number, vIn: number, vOut: number, xIn: number, xOut: number, n: number,
+    beta1: number, omb1: number, beta2: number, omb2: number, eps: number, wd: number, decay: number, stepSize: number, bc2Sqrt: number, flags: number): void;
 }
+
+// Optimizer flags, shared with assembly/kernels.ts (OPT_*).
+const OPT_MAXIMIZE = 1;
+const OPT_DECAY = 2;
+const OPT_DECOUPLED = 4;
+const OPT_AMSGRAD = 8;
+const OPT_MOMENTUM = 16;
+const OPT_FIRST = 32;
+const OPT_NESTEROV = 64;
 
 /**
  * Below these sizes a call goes to the JavaScript kernel, whose per-call cost is lower than
@@ -81,6 +100,35 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
 
 /** The smallest module using a SIMD instruction (i8x16.popcnt); validates only where WebAssembly SIMD exists. */
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+
+/** The smallest module using a relaxed-SIMD instruction (f32x4.relaxed_madd). */
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 133, 2, 11,
+]);
+
+/**
+ * Whether this runtime runs relaxed SIMD (the kernels then use fused multiply-adds in matmul).
+ * Chromium and Node ≥ 22 have it; Node 20 has it behind V8's --experimental-wasm-relaxed-simd,
+ * which is turned on here (through process.getBuiltinModule, so nothing Node-only is imported)
+ * unless CHAINRULE_RELAXED_SIMD=0. Set CHAINRULE_RELAXED_SIMD=0 to use the plain SIMD build.
+ */
+export function relaxedSimdSupported(): boolean {
+  const proc = (globalThis as { process?: { env?: Record<string, string | undefined>; getBuiltinModule?: (id: string) => unknown } }).process;
+  if (proc?.env?.CHAINRULE_RELAXED_SIMD === "0") return false;
+  try {
+    if (WebAssembly.validate(RELAXED_PROBE)) return true;
+    const v8 = proc?.getBuiltinModule?.("node:v8") as { setFlagsFromString?: (flags: string) => void } | undefined;
+    if (typeof v8?.setFlagsFromString !== "function") return false;
+    v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    return false;
+  }
+}
 
 /** Whether this runtime has WebAssembly with 128-bit SIMD. */
 export function simdSupported(): boolean {
@@ -246,6 +294,79 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
         throw e;
       }
     },
+
+    softmax(op, x, rows, cols, out, stats): void {
+      const n = rows * cols;
+      // float64 stays the reference's (Math.exp); so do tiny non-resident calls.
+      if (!isF32(x) || !isF32(out) || x.length !== n || out.length !== n || n === 0 || (n < wasmTuning.minElements && !mem.owns(x))) {
+        jsBackend.softmax(op, x, rows, cols, out, stats);
+        return;
+      }
+      try {
+        const px = mem.input(x);
+        const po = mem.output(out);
+        const ps = stats ? mem.output(stats, 0, 2 * rows) : 0;
+        k.softmaxF32(op === "softmax" ? 0 : 1, px, po, rows, cols, ps);
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
+    },
+
+    sgdUpdate(param, grad, buf, h): void {
+      const n = param.length;
+      const f32 = isF32(param);
+      const like = (a: unknown): a is Float => (f32 ? a instanceof Float32Array : a instanceof Float64Array);
+      if (!like(grad) || grad.length !== n || (buf !== null && (!like(buf) || buf.length !== n)) || n === 0 || (n < wasmTuning.minElements && !mem.owns(param))) {
+        jsBackend.sgdUpdate(param, grad, buf, h);
+        return;
+      }
+      const flags = (h.maximize ? OPT_MAXIMIZE : 0) | (h.weightDecay !== 0 ? OPT_DECAY : 0) |
+        (buf !== null ? OPT_MOMENTUM | (h.firstStep ? OPT_FIRST : 0) | (h.nesterov ? OPT_NESTEROV : 0) : 0);
+      try {
+        // Inputs first (copied in where not resident), then the outputs (in place where resident).
+        const pIn = mem.input(param);
+        const pg = mem.input(grad);
+        const bIn = buf !== null && !h.firstStep ? mem.input(buf) : 0;
+        const pOut = mem.output(param);
+        const bOut = buf !== null ? mem.output(buf) : 0;
+        (f32 ? k.sgdF32 : k.sgdF64)(pIn, pOut, pg, bIn, bOut, n, h.lr, h.momentum, 1 - h.dampening, h.weightDecay, flags);
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
+    },
+
+    adamUpdate(param, grad, m, v, vmax, h): void {
+      const n = param.length;
+      const f32 = isF32(param);
+      const like = (a: unknown): a is Float => (f32 ? a instanceof Float32Array : a instanceof Float64Array) && (a as Float).length === n;
+      if (!like(grad) || !like(m) || !like(v) || (vmax !== null && !like(vmax)) || n === 0 || (n < wasmTuning.minElements && !mem.owns(param))) {
+        jsBackend.adamUpdate(param, grad, m, v, vmax, h);
+        return;
+      }
+      const { stepSize, bc2Sqrt, decay } = adamScalars(h);
+      const flags = (h.maximize ? OPT_MAXIMIZE : 0) | (h.weightDecay !== 0 ? OPT_DECAY : 0) | (h.decoupled && h.weightDecay !== 0 ? OPT_DECOUPLED : 0) | (vmax !== null ? OPT_AMSGRAD : 0);
+      try {
+        const pIn = mem.input(param);
+        const pg = mem.input(grad);
+        const mIn = mem.input(m);
+        const vIn = mem.input(v);
+        const xIn = vmax !== null ? mem.input(vmax) : 0;
+        const pOut = mem.output(param);
+        const mOut = mem.output(m);
+        const vOut = mem.output(v);
+        const xOut = vmax !== null ? mem.output(vmax) : 0;
+        (f32 ? k.adamF32 : k.adamF64)(pIn, pOut, pg, mIn, mOut, vIn, vOut, xIn, xOut, n,
+          h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps, h.weightDecay, decay, stepSize, bc2Sqrt, flags);
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
+    },
   };
 }
 
@@ -254,6 +375,9 @@ export type WasmLoad =
   | { status: "ready"; backend: Backend }
   | { status: "pending"; promise: Promise<Backend | undefined> }
   | { status: "unavailable"; reason: string };
+
+/** Which build of the kernels loaded (the bench reports it). */
+export const buildInfo = { relaxedSimd: false };
 
 /** The WebAssembly memory manager of the active wasm backend (memoryStats() reads it). */
 let activeHeap: WasmHeap | undefined;
@@ -312,8 +436,10 @@ export function wasmBackendFromBytes(bytes: Uint8Array<ArrayBuffer>): Backend {
  */
 export function loadWasmBackend(): WasmLoad {
   if (!simdSupported()) return { status: "unavailable", reason: "this JavaScript runtime has no WebAssembly SIMD" };
-  const bytes = decodeBase64(KERNELS_WASM_BASE64);
-  const threadBytes = typeof SharedArrayBuffer === "function" ? decodeBase64(KERNELS_THREADS_WASM_BASE64) : undefined;
+  const relaxed = relaxedSimdSupported();
+  buildInfo.relaxedSimd = relaxed;
+  const bytes = decodeBase64(relaxed ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64);
+  const threadBytes = typeof SharedArrayBuffer === "function" ? decodeBase64(relaxed ? KERNELS_RELAXED_THREADS_WASM_BASE64 : KERNELS_THREADS_WASM_BASE64) : undefined;
   try {
     return { status: "ready", backend: instantiate(new WebAssembly.Module(bytes), threadBytes && new WebAssembly.Module(threadBytes)) };
   } catch (e) {
