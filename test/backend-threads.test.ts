@@ -99,6 +99,45 @@ describe.skipIf(!simdSupported())("threaded wasm matmul", () => {
     expect(two[2 + 5 * 301 + 7]).toBeCloseTo(s, 4);
   });
 
+  it("elementwise kernels split across 2 and 3 threads give the 1-thread result bit for bit", () => {
+    const initialMin = wasmTuning.minThreadedElements;
+    wasmTuning.minThreadedElements = 0;
+    try {
+      const before = threadStats.calls;
+      for (const Ctor of [Float32Array, Float64Array]) {
+        for (const n of [1000, 4099, 70001]) {
+          const x = data(Ctor, n, n + 1);
+          const y = data(Ctor, n, n + 2);
+          const s = Ctor.of(0.25);
+          const cases: [string, (out: Float32Array | Float64Array | Uint8Array) => void, () => Float32Array | Float64Array | Uint8Array][] = [
+            ["relu", (o) => wasm.unary("relu", x, o), () => new Ctor(n)],
+            ["neg", (o) => wasm.unary("neg", x, o), () => new Ctor(n)],
+            ["exp", (o) => wasm.unary("exp", x, o), () => new Ctor(n)],
+            ["add", (o) => wasm.binary("add", x, undefined, y, undefined, o, [n]), () => new Ctor(n)],
+            ["mul by a scalar", (o) => wasm.binary("mul", x, undefined, s, undefined, o, [n]), () => new Ctor(n)],
+            ["scalar minus", (o) => wasm.binary("sub", s, undefined, y, undefined, o, [n]), () => new Ctor(n)],
+            ["gt", (o) => wasm.binary("gt", x, undefined, y, undefined, o, [n]), () => new Uint8Array(n)],
+            ["le a scalar", (o) => wasm.binary("le", x, undefined, s, undefined, o, [n]), () => new Uint8Array(n)],
+          ];
+          for (const [name, f, make] of cases) {
+            setNumThreads(1);
+            const one = make();
+            f(one);
+            for (const t of [2, 3]) {
+              setNumThreads(t);
+              const many = make();
+              f(many);
+              expect(Buffer.from(many.buffer).equals(Buffer.from(one.buffer)), `${Ctor.name} ${name} n=${n} on ${t} threads`).toBe(true);
+            }
+          }
+        }
+      }
+      expect(threadStats.calls - before).toBeGreaterThanOrEqual(2 * 3 * 8 * 2 - 8);
+    } finally {
+      wasmTuning.minThreadedElements = initialMin;
+    }
+  });
+
   it("a process that ran a threaded matmul exits on its own", () => {
     const dir = mkdtempSync(join(tmpdir(), "chainrule-threads-"));
     try {

@@ -3,7 +3,7 @@ import type { Backend, BinaryOp, ReduceOp, UnaryOp } from "../backend.js";
 import { adamScalars, collapse, directStrides, jsBackend } from "../js.js";
 import { KERNELS_RELAXED_THREADS_WASM_BASE64, KERNELS_RELAXED_WASM_BASE64, KERNELS_THREADS_WASM_BASE64, KERNELS_WASM_BASE64 } from "./kernels.generated.js";
 import { WasmHeap, type WasmMemoryStats } from "./heap.js";
-import { attachThreads, threadedMatmul } from "./threads.js";
+import { attachThreads, threadedMatmul, threadedRange } from "./threads.js";
 
 /**
  * The WebAssembly SIMD backend. Its kernels (assembly/kernels.ts, compiled by
@@ -70,6 +70,12 @@ export const wasmTuning = {
   minMatmulMacs: 4096,
   /** m·k·n from which a matmul is split across threads (when getNumThreads() > 1). */
   minThreadedMacs: 2 ** 21,
+  /**
+   * Elements from which an elementwise kernel (unary; same-shape or scalar binary and
+   * comparison) is split across threads; exp, sigmoid and tanh, which cost ~10× more per
+   * element, split from an eighth of it.
+   */
+  minThreadedElements: 2 ** 18,
 };
 
 // Op codes shared with assembly/kernels.ts.
@@ -160,7 +166,14 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
       try {
         const px = mem.input(x);
         const po = mem.output(out);
-        (isF32(x) ? k.unaryF32 : k.unaryF64)(code, px, po, n);
+        const f32 = isF32(x);
+        const size = f32 ? 4 : 8;
+        const costly = op === "exp" || op === "sigmoid" || op === "tanh";
+        const threaded =
+          n >= (costly ? wasmTuning.minThreadedElements / 8 : wasmTuning.minThreadedElements) &&
+          px !== po && // a part re-run after a failed worker must not see its own output
+          threadedRange(mem, f32 ? "unaryF32" : "unaryF64", n, (s, c) => [code, px + s * size, po + s * size, c]);
+        if (!threaded) (f32 ? k.unaryF32 : k.unaryF64)(code, px, po, n);
         mem.end();
       } catch (e) {
         mem.abort();
@@ -191,8 +204,19 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
           const [ob, sb] = fb === fa ? [oa, sa] : mem.operand(fb, n);
           const po = mem.output(out);
           const [x, sx, y, sy] = swap ? [ob, sb, oa, sa] : [oa, sa, ob, sb];
-          if (kind === 0) (f32 ? k.binaryF32 : k.binaryF64)(code, x, sx, y, sy, po, n);
-          else (f32 ? k.compareF32 : k.compareF64)(code, invert ? 1 : 0, x, sx, y, sy, po, n);
+          const outSize = kind === 0 ? size : 1;
+          // A part's operand pointer moves with the part unless the operand is a splatted scalar (step 0).
+          const at = (p: number, step: number, s: number): number => (step === 0 ? p : p + s * size);
+          const threaded =
+            n >= wasmTuning.minThreadedElements &&
+            po !== x && po !== y && // a part re-run after a failed worker must not see its own output
+            (kind === 0
+              ? threadedRange(mem, f32 ? "binaryF32" : "binaryF64", n, (s, c) => [code, at(x, sx, s), sx, at(y, sy, s), sy, po + s * outSize, c])
+              : threadedRange(mem, f32 ? "compareF32" : "compareF64", n, (s, c) => [code, invert ? 1 : 0, at(x, sx, s), sx, at(y, sy, s), sy, po + s * outSize, c]));
+          if (!threaded) {
+            if (kind === 0) (f32 ? k.binaryF32 : k.binaryF64)(code, x, sx, y, sy, po, n);
+            else (f32 ? k.compareF32 : k.compareF64)(code, invert ? 1 : 0, x, sx, y, sy, po, n);
+          }
           mem.end();
         } catch (e) {
           mem.abort();
