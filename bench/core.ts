@@ -23,7 +23,8 @@
  * Method: for each row and library, one call is made first whose result is checked (against
  * chainrule's JS-backend result, or an exact reference where there is one), so a row never
  * compares two different computations; that call is also the first warm-up. Then `warmup` more
- * warm-up calls, then ≥ 5 timed calls (performance.now), and the median is reported. Every
+ * warm-up calls (none after a checked call of 250 ms or more), then ≥ 5 timed calls
+ * (performance.now; short ones until they sum to 300 ms, at most 25), and the median. Every
  * library runs on one thread but two columns: "chainrule wasm, N threads" (setNumThreads(N),
  * N = os.availableParallelism(), for that column only; 1 again for every other one) and
  * PyTorch on all threads. chainrule's JS backend is plain TypeScript, its wasm backend
@@ -33,15 +34,20 @@
  * by the same method (TORCH_SCRIPT), on 1 thread and on all of them.
  *
  * Memory: bench/train-memory.ts (a 784→256→10 MLP trained with SGD for 10,000 steps, the
- * ordinary API, nothing disposed), bundled and run by plain node in child processes so that
- * the peers' memory does not show: one loop never yielding to the event loop and one yielding
- * after every step, side by side (two processes at once, to keep the run short).
+ * ordinary API, nothing disposed, no tidy), bundled and run by plain node in a child process so
+ * that the peers' memory does not show, never yielding to the event loop; where its memory grew,
+ * again yielding after every step. `-- memory` alone runs both loops at once, side by side.
+ *
+ * Hygiene: before each case a full GC and two event-loop turns (settle), so no case pays for
+ * the garbage of the ones before it; chainrule's timed calls run in tidy(), as TF.js' in tf.tidy.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { buildSync } from "esbuild";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
@@ -66,6 +72,8 @@ const THREADS_WORK = CORES > 1 && cr.getNumThreads() === CORES;
 cr.setNumThreads(1);
 // Run from the repository root (npm run bench); the bundle lives in bench/.build/.
 const here = path.resolve("bench");
+v8.setFlagsFromString("--expose-gc");
+const gc = vm.runInNewContext("gc") as () => void;
 
 // ------------------------------------------------------------------ harness
 
@@ -112,15 +120,13 @@ interface Row {
    * machine, where the wall clock also counts the time other processes had the core.
    */
   cpuTime?: boolean;
-  /** Warm-up calls after the checked call and before timing (fewer where one call is long). */
-  warmup: number;
-  /** Whether the "chainrule wasm, N threads" column applies (the row has large matmuls). */
-  threads?: boolean;
   /**
-   * Fewer timed runs than MIN_RUNS for some libraries (a call that takes seconds): stated in
-   * the notes.
+   * Warm-up calls after the checked call and before timing (fewer where one call is long; none
+   * where the checked call took LONG_CALL_MS or more: it was warm-up enough).
    */
-  runs?: Partial<Record<Lib, number>>;
+  warmup: number;
+  /** Whether the "chainrule wasm, N threads" column applies (the row has kernels large enough to be split). */
+  threads?: boolean;
   /**
    * The output is these consecutive parts (e.g. a loss and each parameter's update), each
    * compared on its own scale (max |reference| over the part) instead of max(1, max |reference|).
@@ -142,7 +148,12 @@ interface Measured {
   error?: string;
 }
 
+/** Seconds since the start, for the progress lines. */
+const elapsed = (): string => `[${(performance.now() / 1000).toFixed(0).padStart(3)} s]`;
+
 const MIN_RUNS = 5;
+/** A checked call at least this long is the only warm-up (see Row.warmup). */
+const LONG_CALL_MS = 250;
 const MAX_RUNS = 25;
 /** Short rows keep adding timed runs (up to MAX_RUNS) until these sum to this many ms. */
 const TARGET_MS = 300;
@@ -161,11 +172,11 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-function time(fn: () => void, warmup: number, clock: () => number = () => performance.now(), minRuns = MIN_RUNS): { medianMs: number; runs: number } {
+function time(fn: () => void, warmup: number, clock: () => number = () => performance.now()): { medianMs: number; runs: number } {
   for (let i = 0; i < warmup; i++) fn();
   const times: number[] = [];
   let total = 0;
-  while (times.length < minRuns || (total < TARGET_MS && times.length < MAX_RUNS)) {
+  while (times.length < MIN_RUNS || (total < TARGET_MS && times.length < MAX_RUNS)) {
     const t0 = clock();
     fn();
     const dt = clock() - t0;
@@ -173,6 +184,18 @@ function time(fn: () => void, warmup: number, clock: () => number = () => perfor
     total += dt;
   }
   return { medianMs: median(times), runs: times.length };
+}
+
+/**
+ * Between two cases: a full GC and two turns of the event loop, so that a case does not pay
+ * for the garbage of the ones before it, and chainrule's FinalizationRegistry hands the
+ * blocks of their collected tensors back to its pool (its callbacks run between tasks).
+ */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 2; i++) {
+    gc();
+    await new Promise(setImmediate);
+  }
 }
 
 /**
@@ -223,6 +246,13 @@ const crTensor = (data: Float32Array, shape: number[], requiresGrad = false): cr
  * as an esbuild bundle (npm run bench), which resolves them; the import is at the top.
  */
 
+/**
+ * A chainrule call inside tidy(), which hands every tensor it made back to chainrule's pool when
+ * it returns: what chainrule's documentation prescribes for the body of a synchronous loop, as
+ * TF.js' tidy below (without it, such a loop fills the wasm backend's budget for tensors made
+ * outside tidy, and later tensors become plain JavaScript arrays: the memory section shows it).
+ */
+const crRun = (fn: () => unknown) => (): void => cr.tidy(() => void fn());
 /** A TF.js call whose every allocation is freed. */
 const tfRun = (fn: () => void) => (): void => tf.tidy(fn);
 /** A TF.js call's result(s), read back and concatenated, with everything freed. */
@@ -260,7 +290,7 @@ type TorchJob = { kind: "matmul"; n: number; transA: boolean; transB: boolean; a
 
 /**
  * Times each job in PyTorch with the harness's method (one checked call, `warmup` more, then
- * ≥ `minRuns` timed calls until they sum to TARGET_MS or MAX_RUNS, the median), first on 1
+ * ≥ MIN_RUNS timed calls until they sum to TARGET_MS or MAX_RUNS, the median), first on 1
  * thread (torch.set_num_threads(1)), then on all of them. Inputs and outputs are raw files
  * (float32; int32 labels). A training step is F.cross_entropy + backward + torch.optim.SGD's
  * step; its checked output is [loss, (θ before − θ after) / lr for W1, b1, W2, b2].
@@ -271,13 +301,13 @@ import torch
 import torch.nn.functional as F
 jobs = json.load(open(sys.argv[1]))
 folder, all_threads = sys.argv[2], int(sys.argv[3])
-MAX_RUNS, TARGET_MS = ${MAX_RUNS}, ${TARGET_MS}
+MIN_RUNS, MAX_RUNS, TARGET_MS = ${MIN_RUNS}, ${MAX_RUNS}, ${TARGET_MS}
 def load(name, shape, dtype=torch.float32):
     return torch.frombuffer(bytearray(open(folder + "/" + name, "rb").read()), dtype=dtype).reshape(shape)
-def measure(fn, warmup, min_runs):
+def measure(fn, warmup):
     for _ in range(warmup): fn()
     times, total = [], 0.0
-    while len(times) < min_runs or (total < TARGET_MS and len(times) < MAX_RUNS):
+    while len(times) < MIN_RUNS or (total < TARGET_MS and len(times) < MAX_RUNS):
         t0 = time.perf_counter(); fn(); dt = (time.perf_counter() - t0) * 1000
         times.append(dt); total += dt
     return {"medianMs": statistics.median(times), "runs": len(times)}
@@ -311,9 +341,9 @@ for job in jobs:
     torch.set_num_threads(1)
     with torch.no_grad() if job["kind"] == "matmul" else torch.enable_grad():
         open(folder + "/" + job["id"] + ".out", "wb").write(out().detach().numpy().tobytes())
-        r = {"one": measure(fn, job["warmup"], job["minRuns"])}
+        r = {"one": measure(fn, job["warmup"])}
         torch.set_num_threads(all_threads)
-        r["all"] = measure(fn, job["warmup"], job["minRuns"])
+        r["all"] = measure(fn, job["warmup"])
     results[job["id"]] = r
 blas = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
 print(json.dumps({"version": torch.__version__, "threads": all_threads, "blas": blas.group(1) if blas else "", "results": results}))
@@ -358,12 +388,12 @@ function runTorch(python: string, rows: Row[]): void {
       const id = row.id.replace(/\//g, "_");
       const files: Record<string, Float32Array | Int32Array> = job.kind === "matmul" ? { a: job.a, b: job.b } : { x: job.x, y: job.y, w1: job.w1, b1: job.b1, w2: job.w2, b2: job.b2 };
       for (const [k, data] of Object.entries(files)) writeFileSync(path.join(folder, `${id}.${k}`), data);
-      const common = { id, warmup: row.warmup, minRuns: row.runs?.["torch-1"] ?? MIN_RUNS };
+      const common = { id, warmup: row.warmup };
       jobs.push(job.kind === "matmul" ? { ...common, kind: "matmul", n: job.n, transA: job.transA, transB: job.transB } : { ...common, kind: "train", sizes: job.sizes, batch: job.batch, lr: job.lr });
     }
     if (jobs.length === 0) return;
     writeFileSync(path.join(folder, "jobs.json"), JSON.stringify(jobs));
-    process.stderr.write(`PyTorch (${python}): ${jobs.length} rows...\n`);
+    process.stderr.write(`${elapsed()} PyTorch (${python}): ${jobs.length} rows...\n`);
     const r = spawnSync(python, ["-c", TORCH_SCRIPT, path.join(folder, "jobs.json"), folder, String(CORES)], { encoding: "utf8", timeout: 300_000, maxBuffer: 1 << 24 });
     if (r.status !== 0) {
       torchFailure = `PyTorch's script failed (${r.error?.message ?? `exit ${r.status}`}): ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" ")}`;
@@ -410,12 +440,13 @@ function matmulRow(n: number, transA = false, transB = false): Row {
     toUnit: (ms) => (2 * n ** 3) / (ms * 1e6),
     warmup: n >= 1024 ? 0 : 1,
     threads: true,
-    // chainrule js takes about 6 s per call at n = 2048: the checked call, then 2 timed ones.
-    ...(n > 1024 ? { runs: { "chainrule-js": 2 } } : {}),
     torch: { kind: "matmul", n, transA, transB, a: randomData(n * n, 1 + n), b: randomData(n * n, 2 + n) },
     make(lib) {
-      // TF.js cpu takes about 40 s per call at n = 2048 (0.45 GFLOP/s at 1024).
-      if (n > 1024 && lib === "tfjs-cpu") return null;
+      // The plain-JavaScript kernels take seconds per call at the largest sizes (TF.js cpu about
+      // 5 s at n = 1024 and 40 s at 2048, chainrule js about 6 s at 2048), which the run's time
+      // budget cannot hold: not run there. At n = 2048 chainrule wasm's result is the reference.
+      // TF.js cpu is left out of the transposed rows too (0.4 GFLOP/s, about 0.7 s per call there).
+      if ((lib === "tfjs-cpu" && (n >= 1024 || transA || transB)) || (lib === "chainrule-js" && n > 1024)) return null;
       if (isTorch(lib)) return torchCase(this, lib);
       const aData = randomData(n * n, 1 + n);
       const bData = randomData(n * n, 2 + n);
@@ -430,7 +461,7 @@ function matmulRow(n: number, transA = false, transB = false): Row {
         const a = crTensor(aData, [n, n]);
         const b = crTensor(bData, [n, n]);
         const go = () => cr.matmul(a, b, { transA, transB });
-        return { run: () => void go(), output: () => go().data, dispose() {} };
+        return { run: crRun(go), output: () => Float32Array.from(go().data), dispose() {} };
       }
       const a = tf.tensor2d(aData, [n, n]);
       const b = tf.tensor2d(bData, [n, n]);
@@ -450,6 +481,7 @@ function elementwiseRow(op: "relu" | "exp" | "add" | "mulRow"): Row {
     higherIsBetter: false,
     toUnit: (ms) => (ms * 1e6) / ELEMS,
     warmup: 2,
+    threads: true,
     make(lib) {
       if (!isOwn(lib) && !isTf(lib)) return null;
       const xData = randomData(ELEMS, 11, -2, 2);
@@ -459,7 +491,7 @@ function elementwiseRow(op: "relu" | "exp" | "add" | "mulRow"): Row {
         const x = crTensor(xData, [1024, 1024]);
         const y = crTensor(yData, yShape);
         const go = op === "relu" ? () => cr.relu(x) : op === "exp" ? () => cr.exp(x) : op === "add" ? () => cr.add(x, y) : () => cr.mul(x, y);
-        return { run: () => void go(), output: () => go().data, dispose() {} };
+        return { run: crRun(go), output: () => Float32Array.from(go().data), dispose() {} };
       }
       const x = tf.tensor(xData, [1024, 1024]);
       const y = tf.tensor(yData, yShape);
@@ -501,9 +533,9 @@ const graphRow: Row = {
         let y = x;
         for (let i = 0; i < ops; i++) y = (i & 1) === 0 ? y.mul(m) : y.add(a);
         y.sum().backward();
-        return x.grad!.data;
+        return Float32Array.from(x.grad!.data);
       };
-      return { run: () => void go(), output: go, expected, dispose() {} };
+      return { run: crRun(go), output: go, expected, dispose() {} };
     }
     const x = tf.tensor1d(xData);
     const m = tf.tensor1d(mData);
@@ -634,7 +666,7 @@ function trainRow(batch: number, sizes: [number, number, number], seed: number):
           const loss = go().item();
           return stepOutput(loss, before, params.map((t) => t.data), spec.lr);
         };
-        return { run: () => void go(), output, dispose() {} };
+        return { run: crRun(go), output, dispose() {} };
       }
       const x = tf.tensor2d(spec.x, [batch, ni]);
       const y = tf.tensor2d(oneHot(spec.y, no), [batch, no]);
@@ -770,7 +802,8 @@ function speedupCell(row: Row, got: Map<Lib, Measured>, slow: Own, fast: Own): s
 
 async function measureRow(row: Row, own: Own[], peers: Peer[], notes: string[]): Promise<Map<Lib, Measured>> {
   const got = new Map<Lib, Measured>();
-  let reference: ArrayLike<number> | undefined;
+  /** chainrule js's result, or chainrule wasm's where chainrule js does not run the row. */
+  let reference: { data: ArrayLike<number>; label: string } | undefined;
   let oneThread: ArrayLike<number> | undefined;
   for (const lib of [...own, ...peers]) {
     if (lib === "chainrule-threads" && !row.threads) continue;
@@ -778,28 +811,30 @@ async function measureRow(row: Row, own: Own[], peers: Peer[], notes: string[]):
     else if (isTf(lib)) await tf.setBackend(lib === "tfjs-cpu" ? "cpu" : "wasm");
     // The N-threads column runs with setNumThreads(N) from its set-up to its last timed call.
     cr.setNumThreads(lib === "chainrule-threads" ? CORES : 1);
+    await settle();
     const tensorsBefore = tf.memory().numTensors;
     let c: Case | undefined;
     try {
       c = row.make(lib) ?? undefined;
       if (c === undefined) continue; // not run on this row
+      const t0 = performance.now();
       const out = c.output(); // checked, and the first warm-up call
+      const warmup = performance.now() - t0 >= LONG_CALL_MS ? 0 : row.warmup;
       let relErr: number | undefined;
       if (c.expected) relErr = relDiff(c.expected, out, row.segments);
-      else if (lib === "chainrule-js") reference = Float32Array.from(out);
-      // With chainrule js failed there is nothing to compare to: the result is taken as agreeing.
-      else relErr = reference ? relDiff(reference, out, row.segments) : undefined;
+      else if (!reference && (lib === "chainrule-js" || lib === "chainrule-wasm")) reference = { data: Float32Array.from(out), label: LABEL[lib] };
+      // With chainrule failed there is nothing to compare to: the result is taken as agreeing.
+      else relErr = reference ? relDiff(reference.data, out, row.segments) : undefined;
       if (lib === "chainrule-wasm") oneThread = Float32Array.from(out);
       if (lib === "chainrule-threads" && oneThread && relDiff(oneThread, out) !== 0) {
         notes.push(`${row.id}: chainrule wasm on ${CORES} threads did not give its 1-thread result bit for bit (rel. diff ${relDiff(oneThread, out, row.segments).toExponential(1)}).`);
       }
-      const minRuns = row.runs?.[lib] ?? MIN_RUNS;
-      const t = c.measured ?? time(() => c!.run(), row.warmup, row.cpuTime ? cpuMs : undefined, minRuns);
+      const t = c.measured ?? time(() => c!.run(), warmup, row.cpuTime ? cpuMs : undefined);
       const m: Measured = { value: row.toUnit(t.medianMs, lib), ...t, ...(relErr === undefined ? {} : { relErr }) };
       got.set(lib, m);
-      const against = c.expected ? "the exact result" : "chainrule js";
+      const against = c.expected ? "the exact result" : (reference?.label ?? "no reference");
       process.stderr.write(
-        `${row.id} | ${lib}: ${fmt(m.value)} ${row.unit} (median of ${t.runs})` +
+        `${elapsed()} ${row.id} | ${lib}: ${fmt(m.value)} ${row.unit} (median of ${t.runs})` +
           (relErr === undefined ? "" : `, rel. diff to ${against} ${relErr.toExponential(1)}`) + "\n",
       );
       if (!agrees(m)) notes.push(`${row.id}: ${lib}'s result differs from ${against} (rel. diff ${relErr!.toExponential(1)}).`);
@@ -807,7 +842,7 @@ async function measureRow(row: Row, own: Own[], peers: Peer[], notes: string[]):
       const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       got.set(lib, { value: NaN, medianMs: NaN, runs: 0, error: message });
       notes.push(`${row.id}: ${lib} failed: ${message}`);
-      process.stderr.write(`${row.id} | ${lib}: FAILED: ${message}\n`);
+      process.stderr.write(`${elapsed()} ${row.id} | ${lib}: FAILED: ${message}\n`);
     } finally {
       c?.dispose();
       cr.setNumThreads(1);
@@ -853,7 +888,7 @@ function buildMemoryScript(): string {
 /** Runs the loop in a fresh node process (nothing else loaded there) and reads its samples. */
 function runMemory(script: string, yieldEach: boolean): Promise<MemoryRun> {
   const what = yieldEach ? "yielding after every step" : "never yielding";
-  process.stderr.write(`memory: ${MEMORY_STEPS} training steps in a child process, ${what}...\n`);
+  process.stderr.write(`${elapsed()} memory: ${MEMORY_STEPS} training steps in a child process, ${what}...\n`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, String(MEMORY_STEPS), "--json", ...(yieldEach ? ["--yield"] : [])], { stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 });
     let stdout = "";
@@ -868,7 +903,7 @@ function runMemory(script: string, yieldEach: boolean): Promise<MemoryRun> {
       }
       try {
         const run = JSON.parse(stdout.trim().split("\n").at(-1)!) as MemoryRun;
-        process.stderr.write(`memory: ${what}: done in ${run.seconds.toFixed(1)} s (${((run.seconds * 1000) / run.steps).toFixed(2)} ms/step)\n`);
+        process.stderr.write(`${elapsed()} memory: ${what}: done in ${run.seconds.toFixed(1)} s (${((run.seconds * 1000) / run.steps).toFixed(2)} ms/step)\n`);
         resolve(run);
       } catch (e) {
         reject(e);
@@ -879,18 +914,23 @@ function runMemory(script: string, yieldEach: boolean): Promise<MemoryRun> {
 
 interface MemoryColumn {
   name: string;
-  /** Bytes, shown in MB (and judged for flatness); otherwise a count, shown as returned. */
+  /** Bytes, shown in MB; otherwise a count, shown as returned. */
   bytes: boolean;
+  /**
+   * One of process.memoryUsage()'s, which decide whether the loop is flat. memoryStats' fields
+   * are shown only: some split a fixed whole (bytes in live blocks vs in the pool), some count events.
+   */
+  process: boolean;
   get(s: MemorySample): number | undefined;
 }
 
 function memoryColumns(run: MemoryRun): MemoryColumn[] {
-  const cols: MemoryColumn[] = (["rss", "heapUsed", "arrayBuffers", "external"] as const).map((k) => ({ name: `${k} MB`, bytes: true, get: (s: MemorySample) => s[k] }));
+  const cols: MemoryColumn[] = (["rss", "heapUsed", "arrayBuffers", "external"] as const).map((k) => ({ name: `${k} MB`, bytes: true, process: true, get: (s: MemorySample) => s[k] }));
   const keys: string[] = [];
   for (const s of run.samples) for (const k of Object.keys(s.stats ?? {})) if (!keys.includes(k)) keys.push(k);
   for (const k of keys) {
     const bytes = /bytes$/i.test(k);
-    cols.push({ name: `memoryStats ${k}${bytes ? " MB" : ""}`, bytes, get: (s) => s.stats?.[k] });
+    cols.push({ name: `memoryStats ${k}${bytes ? " MB" : ""}`, bytes, process: false, get: (s) => s.stats?.[k] });
   }
   return cols;
 }
@@ -907,11 +947,11 @@ function halves(run: MemoryRun, col: MemoryColumn): [number, number] {
   return [maxOf(late), maxOf(early)];
 }
 
-/** The byte columns that grew from the first half of the run to the second (see FLAT_GROWTH). */
+/** process.memoryUsage()'s columns that grew from the first half of the run to the second (see FLAT_GROWTH). */
 function grown(run: MemoryRun): string[] {
   return memoryColumns(run)
     .filter((c) => {
-      if (!c.bytes) return false;
+      if (!c.process) return false;
       const [late, early] = halves(run, c);
       return late > early * FLAT_GROWTH && late - early > FLAT_SLACK;
     })
@@ -936,14 +976,14 @@ function memoryTable(run: MemoryRun): string[] {
 }
 
 /** The memory section of the report: one table per loop variant, and notes. */
-function memorySection(runs: MemoryRun[]): string[] {
+function memorySection(runs: MemoryRun[], why: string): string[] {
   const out = [
     `## Memory over ${MEMORY_STEPS.toLocaleString("en")} training steps`,
     "",
-    `\`bench/train-memory.ts\`, each variant in its own child process (plain node on an esbuild bundle; no TF.js, jax-js or PyTorch loaded there; the two variants run side by side, so their ms/step are not comparable with the table above): ` +
+    `\`bench/train-memory.ts\` in a child process (plain node on an esbuild bundle; no TF.js, jax-js or PyTorch loaded there): ` +
       `an mlp([784, 256, 10]) (ReLU), nn.functional.crossEntropy, optim.SGD (lr 0.05), batches of 128 from a DataLoader over 1,280 random samples, the ordinary API: no dispose, no tidy. ` +
       `process.memoryUsage() (and memoryStats(), where chainrule has it) before the first step (step 0) and after every ${(MEMORY_STEPS / 10).toLocaleString("en")}th; no forced GC, so a sample is what the process held at that moment ` +
-      `(arrayBuffers and heapUsed follow the garbage collector's sawtooth). "growth" compares the maxima of the two halves of the run; a byte column counts as grown above ${FLAT_GROWTH}× and ${mb(FLAT_SLACK)} MB.`,
+      `(arrayBuffers and heapUsed follow the garbage collector's sawtooth). "growth" compares the maxima of the two halves of the run; the loop is called flat when none of process.memoryUsage()'s four columns grew by more than ${FLAT_GROWTH}× and ${mb(FLAT_SLACK)} MB (memoryStats' fields are shown, not judged: some split a fixed whole, some count events).`,
     "",
   ];
   for (const run of runs) {
@@ -953,13 +993,14 @@ function memorySection(runs: MemoryRun[]): string[] {
       "",
       `${run.backend} backend, ${run.threads} thread${run.threads === 1 ? "" : "s"} (the "chainrule/node" default), ${run.seconds.toFixed(1)} s (${((run.seconds * 1000) / run.steps).toFixed(2)} ms/step, the DataLoader included), final loss ${run.finalLoss.toFixed(4)}; ` +
         `peak rss ${mb(peakRss(run))} MB (${mb(run.samples[0]!.rss)} MB before the first step); ` +
-        `${g.length === 0 ? "flat from the first tenth on: no byte column grew" : `**not flat**: grew in ${g.join(", ")}`}.`,
+        `${g.length === 0 ? "flat from the first tenth on: none of process.memoryUsage()'s columns grew" : `**not flat**: grew in ${g.join(", ")}`}.`,
       "",
       ...memoryTable(run),
       "",
     );
   }
   const hasStats = runs.some((r) => r.samples.some((s) => s.stats));
+  out.push(`- ${why}`);
   out.push(`- ${hasStats ? "memoryStats(): chainrule's own fields, as returned (nested fields flattened to a.b; those named …Bytes in MB, the others are counts)." : "memoryStats() does not exist in this chainrule: no columns for it."}`);
   if (runs.length === 2) {
     const [a, b] = runs as [MemoryRun, MemoryRun];
@@ -1034,7 +1075,21 @@ async function main(): Promise<void> {
   if (rows.length > 0) body.push(...(await benchRows(rows)));
   if (memory) {
     const script = buildMemoryScript();
-    body.push(...memorySection(await Promise.all([runMemory(script, false), runMemory(script, true)])));
+    let runs: MemoryRun[];
+    let why: string;
+    if (rows.length === 0) {
+      runs = await Promise.all([runMemory(script, false), runMemory(script, true)]);
+      why = "A `-- memory` run makes both loops at once, in two processes side by side (so their ms/step are those of two loops sharing the cores).";
+    } else {
+      runs = [await runMemory(script, false)];
+      if (grown(runs[0]!).length > 0) {
+        runs.push(await runMemory(script, true));
+        why = "The synchronous loop's memory grew, so the loop was run again, yielding after every step.";
+      } else {
+        why = "The synchronous loop stayed flat, so the loop that yields after every step was not run (it can only hand memory back sooner): `npm run bench -- memory` runs both.";
+      }
+    }
+    body.push(...memorySection(runs, why));
   }
 
   const seconds = (performance.now() - started) / 1000;
@@ -1078,18 +1133,17 @@ async function benchRows(rows: Row[]): Promise<string[]> {
   const mainLib: Own = own.includes("chainrule-wasm") ? "chainrule-wasm" : "chainrule-js"; // the default backend: wasm where it exists
   const results: Map<Lib, Measured>[] = [];
   for (const row of rows) results.push(await measureRow(row, own, peers, notes));
-  rows.forEach((row, i) => {
-    for (const [lib, n] of Object.entries(row.runs ?? {}) as [Lib, number][]) {
-      const m = results[i]!.get(lib);
-      if (m && !m.error && n < MIN_RUNS) notes.push(`${row.id}: ${LABEL[lib]} is the median of ${m.runs} timed runs (after its checked call), not ${MIN_RUNS}: ${fmt(m.medianMs / 1000)} s per call.`);
-    }
-  });
-  if (rows.some((r) => r.id === "matmul/2048") && peers.includes("tfjs-cpu")) notes.push("matmul/2048: TF.js cpu is not run (about 40 s per call at its 0.45 GFLOP/s).");
+  if (rows.some((r) => r.id.startsWith("matmul/"))) {
+    notes.push(
+      "matmul n = 1024 and 2048 and the transposed rows: TF.js cpu is not run (about 5 s, 40 s and 0.7 s per call: 0.3–0.6 GFLOP/s at every size it runs), nor chainrule js at n = 2048 (about 6 s per call); " +
+        "at n = 2048 the others' results are checked against chainrule wasm's. These cells (–) are left out to keep a full run near 4 minutes.",
+    );
+  }
   if (own.includes("chainrule-threads")) {
     notes.push(
       `${LABEL["chainrule-threads"]}: chainrule wasm with setNumThreads(${CORES}) (os.availableParallelism()) for that column only, 1 for every other one; ` +
-        `only large matmuls (m·k·n ≥ 2^21) are split across threads, everything else stays on the calling thread; "threads speed-up" = that column ÷ chainrule wasm (1 thread). ` +
-        `Its results are checked to equal the 1-thread ones bit for bit. Rows without large matmuls have no cell there (–).`,
+        `only large kernels are split across threads (matmuls and elementwise kernels past a size: docs/backend.md, Threads), the rest stays on the calling thread; "threads speed-up" = that column ÷ chainrule wasm (1 thread). ` +
+        `Its results are checked to equal the 1-thread ones bit for bit. The graph row (ops on 4 elements) has no cell there (–).`,
     );
   }
   if (rows.some((r) => r.id.startsWith("train/"))) {
@@ -1100,6 +1154,10 @@ async function benchRows(rows: Row[]): Promise<string[]> {
         `PyTorch F.cross_entropy + torch.optim.SGD. Checked: the loss and each parameter's (before − after) / lr (its gradient), each part on its own scale.`,
     );
   }
+  notes.push(
+    "chainrule's timed calls run inside tidy(), which hands each call's tensors back to chainrule's pool (what its documentation prescribes for a synchronous loop; TF.js' run inside tf.tidy, jax-js' free theirs by its move semantics). " +
+      "Before each library's turn on each row: a full GC and two event-loop turns, so no case pays for the garbage of the cases before it.",
+  );
   notes.push("TF.js gradients: tfjs-core's dist/register_all_gradients (what @tensorflow/tfjs registers).");
   if (own.length >= 2) notes.push("(copy note: to be updated by the lead)");
   notes.push(...targetNotes(rows, results));
@@ -1131,9 +1189,9 @@ async function benchRows(rows: Row[]): Promise<string[]> {
   return [
     ...lines,
     "",
-    `Medians of ≥ ${MIN_RUNS} timed runs after warm-up (but where a note says otherwise; wall time; the graph row: the process's CPU time, GC threads included); chainrule, TF.js and jax-js in one process, on one thread but the "${LABEL["chainrule-threads"]}" column; PyTorch in a child process, on 1 thread and on all. ↑ higher is better, ↓ lower is better.`,
+    `Medians of ≥ ${MIN_RUNS} timed runs after warm-up (the checked first call, then up to 2 more unless it took ${LONG_CALL_MS} ms or more; wall time; the graph row: the process's CPU time, GC threads included); chainrule, TF.js and jax-js in one process, on one thread but the "${LABEL["chainrule-threads"]}" column; PyTorch in a child process, on 1 thread and on all. ↑ higher is better, ↓ lower is better.`,
     `"vs best peer" = chainrule's cost ÷ the fastest agreeing peer's cost for the same work (time ÷ time; for GFLOP/s, peer GFLOP/s ÷ chainrule GFLOP/s), for chainrule wasm on 1 thread and on ${CORES}:`,
-    `above 1 chainrule is slower, below 1 it is faster. Results are checked first (against chainrule js, or an exact result); one differing by more than ${MAX_REL_ERR} (relative) is flagged and never used for a ratio.`,
+    `above 1 chainrule is slower, below 1 it is faster. Results are checked first (against chainrule js, or an exact result, or where a note says so chainrule wasm); one differing by more than ${MAX_REL_ERR} (relative) is flagged and never used for a ratio.`,
     "",
     ...notes.map((n) => `- ${n}`),
     "",
