@@ -55,15 +55,11 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import * as jax from "@jax-js/jax";
 // A relative path, so the esbuild bundle includes these files (the packages stay external).
 import "../node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js";
-import * as cr from "../src/index.js";
-import { enableNodeThreads } from "../src/backend/wasm/threads-node.js";
+// The Node entry: worker threads on every core (its side effect, kept by package.json's sideEffects).
+import * as cr from "../src/node.js";
 import type { MemoryRun, MemorySample } from "./train-memory.js";
 
 const require = createRequire(import.meta.url);
-// chainrule's worker threads. "chainrule/node" (src/node.ts) registers them as a side effect of
-// its import, but package.json says "sideEffects": false, so esbuild (which bundles this file)
-// drops that call: it is made here instead.
-enableNodeThreads();
 const CORES = os.availableParallelism();
 /** Whether chainrule's wasm matmul really runs on CORES threads here (worker threads work). */
 cr.setNumThreads(CORES);
@@ -864,11 +860,7 @@ const MEMORY_STEPS = 10_000;
 const FLAT_GROWTH = 1.2;
 const FLAT_SLACK = 16 * 2 ** 20;
 
-/**
- * Bundles bench/train-memory.ts as `npm run bench` bundles this file, but with ignoreAnnotations:
- * package.json's "sideEffects": false would otherwise drop src/node.ts's enableNodeThreads()
- * call, and the loop would not run as it does under plain Node ESM (threads on every core).
- */
+/** Bundles bench/train-memory.ts as `npm run bench` bundles this file. */
 function buildMemoryScript(): string {
   const outfile = path.join(here, ".build", "train-memory.mjs");
   buildSync({
@@ -879,18 +871,17 @@ function buildMemoryScript(): string {
     outfile,
     packages: "external",
     logLevel: "error",
-    ignoreAnnotations: true,
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; globalThis.require ??= __createRequire(import.meta.url);" },
   });
   return outfile;
 }
 
 /** Runs the loop in a fresh node process (nothing else loaded there) and reads its samples. */
-function runMemory(script: string, yieldEach: boolean): Promise<MemoryRun> {
-  const what = yieldEach ? "yielding after every step" : "never yielding";
+function runMemory(script: string, yieldEach: boolean, tidy: boolean): Promise<MemoryRun> {
+  const what = `${tidy ? "each step in tidy()" : "no tidy"}, ${yieldEach ? "yielding after every step" : "never yielding"}`;
   process.stderr.write(`${elapsed()} memory: ${MEMORY_STEPS} training steps in a child process, ${what}...\n`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, String(MEMORY_STEPS), "--json", ...(yieldEach ? ["--yield"] : [])], { stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 });
+    const child = spawn(process.execPath, [script, String(MEMORY_STEPS), "--json", ...(yieldEach ? ["--yield"] : []), ...(tidy ? ["--tidy"] : [])], { stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -981,7 +972,8 @@ function memorySection(runs: MemoryRun[], why: string): string[] {
     `## Memory over ${MEMORY_STEPS.toLocaleString("en")} training steps`,
     "",
     `\`bench/train-memory.ts\` in a child process (plain node on an esbuild bundle; no TF.js, jax-js or PyTorch loaded there): ` +
-      `an mlp([784, 256, 10]) (ReLU), nn.functional.crossEntropy, optim.SGD (lr 0.05), batches of 128 from a DataLoader over 1,280 random samples, the ordinary API: no dispose, no tidy. ` +
+      `an mlp([784, 256, 10]) (ReLU), nn.functional.crossEntropy, optim.SGD (lr 0.05), batches of 128 from a DataLoader over 1,280 random samples, no dispose calls: ` +
+      `first each iteration (the batch and the step) in its own memory scope, \`for (const [x, y] of tidyEach(loader))\`, with the gradients zeroed in place (optim.zeroGrad(false)), which is how the Trainer runs every step (the default path); then the plain loop, with no tidy at all (its tensors outside tidy come back through the garbage collector, and past a 64 MiB cap are JavaScript arrays). ` +
       `process.memoryUsage() (and memoryStats(), where chainrule has it) before the first step (step 0) and after every ${(MEMORY_STEPS / 10).toLocaleString("en")}th; no forced GC, so a sample is what the process held at that moment ` +
       `(arrayBuffers and heapUsed follow the garbage collector's sawtooth). "growth" compares the maxima of the two halves of the run; the loop is called flat when none of process.memoryUsage()'s four columns grew by more than ${FLAT_GROWTH}× and ${mb(FLAT_SLACK)} MB (memoryStats' fields are shown, not judged: some split a fixed whole, some count events).`,
     "",
@@ -989,7 +981,7 @@ function memorySection(runs: MemoryRun[], why: string): string[] {
   for (const run of runs) {
     const g = grown(run);
     out.push(
-      `### ${run.yielded ? "Yielding to the event loop after every step (`await new Promise(setImmediate)`)" : "A synchronous loop (never yields to the event loop)"}`,
+      `### ${run.tidy ? "Each iteration in tidyEach() (the Trainer's way)" : "The plain loop, no tidy"}, ${run.yielded ? "yielding to the event loop after every step (`await new Promise(setImmediate)`)" : "synchronous (never yields to the event loop)"}`,
       "",
       `${run.backend} backend, ${run.threads} thread${run.threads === 1 ? "" : "s"} (the "chainrule/node" default), ${run.seconds.toFixed(1)} s (${((run.seconds * 1000) / run.steps).toFixed(2)} ms/step, the DataLoader included), final loss ${run.finalLoss.toFixed(4)}; ` +
         `peak rss ${mb(peakRss(run))} MB (${mb(run.samples[0]!.rss)} MB before the first step); ` +
@@ -1002,15 +994,7 @@ function memorySection(runs: MemoryRun[], why: string): string[] {
   const hasStats = runs.some((r) => r.samples.some((s) => s.stats));
   out.push(`- ${why}`);
   out.push(`- ${hasStats ? "memoryStats(): chainrule's own fields, as returned (nested fields flattened to a.b; those named …Bytes in MB, the others are counts)." : "memoryStats() does not exist in this chainrule: no columns for it."}`);
-  if (runs.length === 2) {
-    const [a, b] = runs as [MemoryRun, MemoryRun];
-    const ratio = peakRss(a) / peakRss(b);
-    const differ = grown(a).length > 0 !== grown(b).length > 0 || ratio > 1.25 || ratio < 0.8;
-    out.push(
-      `- The two variants ${differ ? "**differ**" : "agree"}: peak rss ${mb(peakRss(a))} MB never yielding, ${mb(peakRss(b))} MB yielding; ` +
-        `the synchronous loop ${grown(a).length ? "grew" : "is flat"}, the yielding one ${grown(b).length ? "grew" : "is flat"}.`,
-    );
-  }
+  out.push(`- Peak rss: ${runs.map((r) => `${mb(peakRss(r))} MB (${r.tidy ? "tidy" : "no tidy"}${r.yielded ? ", yielding" : ""}: ${grown(r).length ? "grew" : "flat"})`).join("; ")}.`);
   out.push("");
   return out;
 }
@@ -1078,16 +1062,11 @@ async function main(): Promise<void> {
     let runs: MemoryRun[];
     let why: string;
     if (rows.length === 0) {
-      runs = await Promise.all([runMemory(script, false), runMemory(script, true)]);
-      why = "A `-- memory` run makes both loops at once, in two processes side by side (so their ms/step are those of two loops sharing the cores).";
+      runs = await Promise.all([runMemory(script, false, true), runMemory(script, false, false), runMemory(script, true, false)]);
+      why = "A `-- memory` run makes the three loops at once, in three processes side by side (so their ms/step are those of loops sharing the cores).";
     } else {
-      runs = [await runMemory(script, false)];
-      if (grown(runs[0]!).length > 0) {
-        runs.push(await runMemory(script, true));
-        why = "The synchronous loop's memory grew, so the loop was run again, yielding after every step.";
-      } else {
-        why = "The synchronous loop stayed flat, so the loop that yields after every step was not run (it can only hand memory back sooner): `npm run bench -- memory` runs both.";
-      }
+      runs = [await runMemory(script, false, true), await runMemory(script, false, false)];
+      why = "The loops run one after the other; `npm run bench -- memory` also runs the plain loop yielding to the event loop after every step.";
     }
     body.push(...memorySection(runs, why));
   }

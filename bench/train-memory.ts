@@ -1,12 +1,14 @@
 /**
  * Memory over a long training loop: a 784→256 ReLU→10 MLP (nn.mlp), softmax cross-entropy, plain
  * SGD, batches of 128 from a DataLoader over 1,280 random samples (10 batches per epoch, shuffled),
- * written the ordinary way: no dispose calls, no scope, nothing freed by hand. Samples
+ * with no dispose calls: either each iteration in its own memory scope (`tidyEach(loader)`) with
+ * gradients zeroed in place (`--tidy`: what the Trainer does), or the plain loop with nothing at
+ * all. Samples
  * process.memoryUsage() (rss, heapUsed, arrayBuffers, external) and, where chainrule has it,
  * memoryStats(), before the first step and after every tenth of the run. No forced GC: what a
  * sample shows is what the process holds at that moment.
  *
- *   npx tsx bench/train-memory.ts [steps] [--yield] [--json]
+ *   npx tsx bench/train-memory.ts [steps] [--tidy] [--yield] [--json]
  *
  * steps: 10,000 by default. --yield: `await new Promise(setImmediate)` after every step (gives
  * the event loop a turn, e.g. for FinalizationRegistry callbacks); without it the loop never
@@ -29,6 +31,8 @@ export interface MemorySample {
 
 export interface MemoryRun {
   steps: number;
+  /** Each step in tidy() with zeroGrad(false), as the Trainer runs it. */
+  tidy: boolean;
   yielded: boolean;
   threads: number;
   backend: string;
@@ -51,7 +55,7 @@ function stats(): Record<string, number> | undefined {
   return out;
 }
 
-export async function trainMemory(totalSteps: number, yieldEach: boolean): Promise<MemoryRun> {
+export async function trainMemory(totalSteps: number, yieldEach: boolean, tidy: boolean): Promise<MemoryRun> {
   const every = Math.max(1, Math.round(totalSteps / 10));
   const batch = 128;
   cr.manualSeed(0);
@@ -71,31 +75,33 @@ export async function trainMemory(totalSteps: number, yieldEach: boolean): Promi
   let step = 0;
   let loss = NaN;
   while (step < totalSteps) {
-    for (const [xb, yb] of loader) {
-      opt.zeroGrad();
+    // With --tidy: each iteration (the batch and the step) in its own memory scope, as the Trainer runs it.
+    for (const [xb, yb] of tidy ? cr.tidyEach(loader) : loader) {
+      opt.zeroGrad(!tidy);
       const l = cr.nn.functional.crossEntropy(model.forward(xb), yb);
       l.backward();
       opt.step();
+      const value = l.item();
       step++;
       if (step % every === 0 || step === totalSteps) {
-        loss = l.item();
+        loss = value;
         sample(step);
       }
       if (yieldEach) await new Promise(setImmediate);
       if (step >= totalSteps) break;
     }
   }
-  return { steps: totalSteps, yielded: yieldEach, threads: cr.getNumThreads(), backend: cr.getBackend().name, finalLoss: loss, seconds: (performance.now() - start) / 1000, samples };
+  return { steps: totalSteps, tidy, yielded: yieldEach, threads: cr.getNumThreads(), backend: cr.getBackend().name, finalLoss: loss, seconds: (performance.now() - start) / 1000, samples };
 }
 
 const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 
 const args = process.argv.slice(2);
-const run = await trainMemory(Number(args.find((a) => /^\d+$/.test(a)) ?? 10_000), args.includes("--yield"));
+const run = await trainMemory(Number(args.find((a) => /^\d+$/.test(a)) ?? 10_000), args.includes("--yield"), args.includes("--tidy"));
 if (args.includes("--json")) {
   process.stdout.write(JSON.stringify(run) + "\n");
 } else {
-  console.log(`${run.steps} steps, mlp [784, 256, 10], SGD, batch 128, ${run.backend} backend, ${run.threads} threads, ${run.yielded ? "yielding after every step" : "never yielding"}`);
+  console.log(`${run.steps} steps, mlp [784, 256, 10], SGD, batch 128, ${run.backend} backend, ${run.threads} threads, ${run.tidy ? "each step in tidy()" : "no tidy"}, ${run.yielded ? "yielding after every step" : "never yielding"}`);
   console.log("   step        s   rss MB  heapUsed MB  arrayBuffers MB  external MB  memoryStats");
   for (const s of run.samples) {
     console.log(

@@ -15,7 +15,7 @@ export { noGrad, enableGrad, isGradEnabled, setGradEnabled, detectAnomaly, setDe
 export { grad, valueAndGrad, gradients, type GradOptions } from "./autograd/functional.js";
 export { gradcheck, numericalGradient, type GradcheckOptions, type GradcheckReport, type InputCheck } from "./autograd/gradcheck.js";
 export { getBackend, setBackend, registerBackend, listBackends, backendReady, jsBackend, type Backend, setNumThreads, getNumThreads, memoryStats, setMemoryLimit, type MemoryStats } from "./backend/index.js";
-export { tidy, keep, dispose } from "./tensor/storage.js";
+export { tidy, tidyEach, keep, dispose } from "./tensor/storage.js";
 export * from "./io/index.js";
 export * as optim from "./optim/index.js";
 export * as nn from "./nn/index.js";

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { simdSupported } from "../src/backend/wasm/backend.js";
 import {
-  GraphError, ValueError, dispose, getBackend, keep, manualSeed, memoryStats, nn, optim, randn, setBackend, setMemoryLimit, tensor, tidy, zeros,
+  GraphError, ValueError, dispose, getBackend, keep, tidyEach, manualSeed, memoryStats, nn, optim, randn, setBackend, setMemoryLimit, tensor, tidy, zeros,
   type Tensor,
 } from "../src/index.js";
 import { Trainer } from "../src/node.js";
@@ -119,6 +119,45 @@ describe.skipIf(!wasm)("tensors in WebAssembly memory", () => {
     const c = zeros([40, 40]).add(5); // likely a's block
     expect(b.sum().item()).toBe(2 * 1600);
     expect(c.sum().item()).toBe(5 * 1600);
+  });
+
+  it("tidyEach: each iteration (the item and the body) in its own scope; early exits and throws close it", () => {
+    manualSeed(2);
+    const x = randn([96, 64]);
+    const y = tensor(Array.from({ length: 96 }, (_, i) => i % 10), { dtype: "int32" });
+    const loader = new DataLoader(new TensorDataset(x, y), { batchSize: 16, shuffle: true, seed: 3 });
+    const model = new nn.Sequential(new nn.Linear(64, 32), new nn.ReLU(), new nn.Linear(32, 10));
+    const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
+    const base = memoryStats().liveBlocks;
+    const live: number[] = [];
+    let previous: Tensor | undefined;
+    for (let epoch = 0; epoch < 3; epoch++) {
+      for (const [xb, yb] of tidyEach(loader)) {
+        if (previous) expect(() => previous!.sum()).toThrow(GraphError);
+        opt.zeroGrad(false);
+        const h = model.forward(xb);
+        nn.functional.crossEntropy(h, yb).backward();
+        opt.step();
+        previous = h;
+        live.push(memoryStats().liveBlocks);
+      }
+    }
+    expect(live).toHaveLength(18);
+    expect(Math.max(...live.slice(6))).toBe(Math.min(...live.slice(6)));
+    const afterTraining = memoryStats().liveBlocks; // gradients now exist (persistent)
+    for (const [xb] of tidyEach(loader)) {
+      xb.mul(2);
+      break;
+    }
+    expect(memoryStats().liveBlocks).toBe(afterTraining);
+    expect(() => {
+      for (const [xb] of tidyEach(loader)) {
+        xb.mul(3);
+        throw new ValueError("stop");
+      }
+    }).toThrow("stop");
+    expect(memoryStats().liveBlocks).toBe(afterTraining);
+    expect(afterTraining).toBeGreaterThanOrEqual(base);
   });
 
   it("tidy refuses an async function", () => {

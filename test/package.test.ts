@@ -1,4 +1,6 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -64,6 +66,19 @@ describe("package layout", () => {
     const code = result.outputFiles[0]!.text;
     expect(code).toContain("backward");
     expect(code).not.toMatch(/require\(["'](fs|path|worker_threads|node:)/);
+  });
+
+  it("a bundle of the Node entry keeps its side effect: worker threads on (package.json sideEffects lists it)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chainrule-bundle-"));
+    try {
+      const entry = join(dir, "entry.mjs");
+      writeFileSync(entry, `import { getNumThreads } from ${JSON.stringify(join(srcDir, "node.ts"))};\nconsole.log(getNumThreads());\n`);
+      await build({ entryPoints: [entry], bundle: true, platform: "node", format: "esm", outfile: join(dir, "out.mjs"), packages: "external", logLevel: "silent" });
+      const out = execFileSync(process.execPath, [join(dir, "out.mjs")], { encoding: "utf8" }).trim();
+      expect(Number(out)).toBe(availableParallelism());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("the built bin (dist/cli/main.js, made by npm ci's prepare step) is an executable script", () => {

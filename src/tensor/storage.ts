@@ -169,6 +169,46 @@ function close(frame: Frame, result: unknown): void {
   }
 }
 
+/**
+ * Iterates `iterable` with each iteration in its own memory scope: what the producer makes for
+ * the item (a DataLoader's batch) and everything the loop body computes go back to the pool when
+ * the loop moves on to the next item (or stops), as if each iteration's body were wrapped in
+ * tidy() together with the fetch of its item. Parameters, gradients, optimizer state and keep()'d
+ * tensors live on; a tensor of one iteration used in a later one throws. Numbers (loss.item())
+ * are the way to carry results out. The Trainer iterates its loaders this way.
+ *
+ * @example
+ * for (const [x, y] of tidyEach(loader)) {
+ *   opt.zeroGrad();
+ *   const loss = nn.functional.crossEntropy(model.forward(x), y);
+ *   loss.backward();
+ *   opt.step();
+ *   losses.push(loss.item());
+ * }
+ */
+export function* tidyEach<T>(iterable: Iterable<T>): Generator<T, void, undefined> {
+  const it = iterable[Symbol.iterator]();
+  let frame: Frame | undefined;
+  let done = false;
+  try {
+    for (;;) {
+      frame = { storages: [], tensors: [] };
+      frames.push(frame);
+      const r = it.next();
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield r.value;
+      close(frame, undefined);
+      frame = undefined;
+    }
+  } finally {
+    if (frame) close(frame, undefined);
+    if (!done) it.return?.();
+  }
+}
+
 /** Marks a tensor to survive every enclosing tidy() (its storage then goes back to the pool when it is garbage-collected). Returns it. */
 export function keep<T extends Tensor>(t: T): T {
   const s = t._storage();

@@ -16,7 +16,7 @@ import { ReduceLROnPlateau, type AnyOptimizer } from "../optim/lr-scheduler.js";
 import type { OptimizerStateDict } from "../optim/optimizer.js";
 import { Generator, defaultGenerator } from "../tensor/random.js";
 import { Tensor } from "../tensor/tensor.js";
-import { tidy } from "../tensor/storage.js";
+import { tidyEach } from "../tensor/storage.js";
 import { countCorrect, forEachPrediction } from "./metrics.js";
 import { makeReporter, type ProgressMode, type ProgressStream, type Reporter } from "./progress.js";
 import type {
@@ -582,24 +582,11 @@ function orderRecord(r: EpochRecord): EpochRecord {
 }
 
 /**
- * Runs `body` on every batch of `loader`, each batch in its own tidy(): the batch and every
- * tensor the step computes go back to the memory pool as soon as the step ends (parameters,
- * gradients and optimizer state live on), so memory stays flat over any number of steps.
+ * Runs `body` on every batch of `loader`, each batch in its own memory scope (tidyEach): the
+ * batch and every tensor the step computes go back to the memory pool as soon as the step ends
+ * (parameters, gradients and optimizer state live on), so memory stays flat over any number of
+ * steps.
  */
 function forEachBatch(loader: Loader, body: (x: Tensor, y: Tensor) => void): void {
-  const it = loader[Symbol.iterator]();
-  let finished = false;
-  try {
-    while (
-      !tidy(() => {
-        const r = it.next();
-        if (r.done) return true;
-        body(r.value[0], r.value[1]);
-        return false;
-      })
-    );
-    finished = true;
-  } finally {
-    if (!finished) it.return?.();
-  }
+  for (const [x, y] of tidyEach(loader)) body(x, y);
 }
