@@ -181,8 +181,10 @@ export class WasmHeap implements StorageAllocator {
     this.free(ptr);
   }
 
-  /** Whether `x` is a view into this memory (a resident tensor, or part of one). */
+  /** Whether `x` is a view into this memory (a resident tensor, or a part of one of at least 256 bytes: smaller parts are copied like any array). */
   owns(x: Storage): boolean {
+    // No tensor block is this small; and reading .buffer of a small on-heap typed array makes V8 allocate one.
+    if (x.byteLength < MIN_RESIDENT_BYTES) return false;
     const buf = x.buffer;
     return buf === this.buffer || this.buffers.has(buf);
   }
