@@ -1160,3 +1160,254 @@ export function adamF64(pIn: usize, pOut: usize, g: usize, mIn: usize, mOut: usi
     default: adamLoopF64(pIn, pOut, g, mIn, mOut, vIn, vOut, xIn, xOut, end, beta1, omb1, beta2, omb2, eps, wd, decayBy, stepSize, bc2Sqrt, flags);
   }
 }
+
+// ------------------------------------------------------------------ convolution: im2col / col2im
+//
+// One image x [c, h, w] and its column matrix cols [c·kh·kw, outH·outW] (src/backend/js.ts has
+// the reference; the geometry is Backend's Window2d). Each (row of cols, output row) is one run
+// of outW elements: all zeros where the input row lies in the padding, else zeros / in-plane
+// taps / zeros, the taps being a contiguous stretch of the input row when strideW is 1 (copied,
+// or added, a vector at a time) and every strideW-th element otherwise. Unlike the streaming
+// kernels above these touch exactly the run's elements, never whole vectors past it: the image
+// is usually one slice of a batch.
+
+/** ceil(a / b) for b > 0 and any sign of a. */
+// @ts-ignore: decorator
+@inline function ceilDiv(a: i32, b: i32): i32 {
+  return a > 0 ? (a + b - 1) / b : -(-a / b);
+}
+
+/** The first output column j in [0, outLen] whose input column j·stride + shift is ≥ lo. */
+// @ts-ignore: decorator
+@inline function firstAtOrPast(lo: i32, shift: i32, stride: i32, outLen: i32): i32 {
+  return min(outLen, max(0, ceilDiv(lo - shift, stride)));
+}
+
+/** Copies `bytes` (a multiple of 4) from src to dst, which do not overlap. */
+// @ts-ignore: decorator
+@inline function copyBytes(dst: usize, src: usize, bytes: usize): void {
+  let i: usize = 0;
+  for (; i + 16 <= bytes; i += 16) v128.store(dst + i, v128.load(src + i));
+  for (; i < bytes; i += 4) store<u32>(dst + i, load<u32>(src + i));
+}
+
+/** Zeroes `bytes` (a multiple of 4) from dst. */
+// @ts-ignore: decorator
+@inline function zeroBytes(dst: usize, bytes: usize): void {
+  const zero = i32x4.splat(0);
+  let i: usize = 0;
+  for (; i + 16 <= bytes; i += 16) v128.store(dst + i, zero);
+  for (; i < bytes; i += 4) store<u32>(dst + i, 0);
+}
+
+/** im2col over elements of type T (u32 for float32, u64 for float64: bits are copied, so every value, NaN included, comes through). */
+// @ts-ignore: decorator
+@inline function im2colRuns<T>(x: usize, cols: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
+  const size = <usize>sizeof<T>();
+  const runBytes = <usize>outW * size;
+  const step = <usize>sw * size;
+  let o = cols;
+  for (let ch = 0; ch < c; ch++) {
+    for (let a = 0; a < kh; a++) {
+      for (let b = 0; b < kw; b++) {
+        // Output column j reads input column j·sw + shift, inside the row for j in [jLo, jHi).
+        const shift = b * dw - pw;
+        const jLo = firstAtOrPast(0, shift, sw, outW);
+        const jHi = max(jLo, firstAtOrPast(w, shift, sw, outW));
+        for (let i = 0; i < outH; i++, o += runBytes) {
+          const ih = i * sh - ph + a * dh;
+          if (ih < 0 || ih >= h) {
+            zeroBytes(o, runBytes);
+            continue;
+          }
+          zeroBytes(o, <usize>jLo * size);
+          let src = x + <usize>((ch * h + ih) * w + jLo * sw + shift) * size;
+          if (sw == 1) copyBytes(o + <usize>jLo * size, src, <usize>(jHi - jLo) * size);
+          else for (let p = o + <usize>jLo * size, end = o + <usize>jHi * size; p < end; p += size, src += step) store<T>(p, load<T>(src));
+          zeroBytes(o + <usize>jHi * size, <usize>(outW - jHi) * size);
+        }
+      }
+    }
+  }
+}
+
+/** cols [c·kh·kw, outH·outW] ← the column matrix of x [c, h, w], float32. */
+export function im2colF32(x: usize, cols: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
+  im2colRuns<u32>(x, cols, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+}
+
+/** float64 version of im2colF32. */
+export function im2colF64(x: usize, cols: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
+  im2colRuns<u64>(x, cols, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+}
+
+/**
+ * col2im over float type T: xOut ← xIn (copied first unless they are the same block), then every
+ * element of cols is added into the image element it was read from, in the reference's order
+ * (rows of cols, then output rows, then columns), so sums are identical to it.
+ */
+// @ts-ignore: decorator
+@inline function col2imRuns<T>(cols: usize, xIn: usize, xOut: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
+  const size = <usize>sizeof<T>();
+  if (xIn != xOut) memory.copy(xOut, xIn, <usize>c * <usize>h * <usize>w * size);
+  const runBytes = <usize>outW * size;
+  const step = <usize>sw * size;
+  const lanes = 16 / <i32>size;
+  let o = cols;
+  for (let ch = 0; ch < c; ch++) {
+    for (let a = 0; a < kh; a++) {
+      for (let b = 0; b < kw; b++) {
+        const shift = b * dw - pw;
+        const jLo = firstAtOrPast(0, shift, sw, outW);
+        const jHi = max(jLo, firstAtOrPast(w, shift, sw, outW));
+        for (let i = 0; i < outH; i++, o += runBytes) {
+          const ih = i * sh - ph + a * dh;
+          if (ih < 0 || ih >= h) continue;
+          let dst = xOut + <usize>((ch * h + ih) * w + jLo * sw + shift) * size;
+          let src = o + <usize>jLo * size;
+          let j = jLo;
+          if (sw == 1) {
+            for (; j + lanes <= jHi; j += lanes, dst += 16, src += 16) {
+              if (size == 4) v128.store(dst, f32x4.add(v128.load(dst), v128.load(src)));
+              else v128.store(dst, f64x2.add(v128.load(dst), v128.load(src)));
+            }
+          }
+          for (; j < jHi; j++, dst += step, src += size) store<T>(dst, load<T>(dst) + load<T>(src));
+        }
+      }
+    }
+  }
+}
+
+/** x [c, h, w] += the columns cols [c·kh·kw, outH·outW] put back where im2col read them, float32 (xOut ← xIn + …). */
+export function col2imF32(cols: usize, xIn: usize, xOut: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
+  col2imRuns<f32>(cols, xIn, xOut, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+}
+
+/** float64 version of col2imF32. */
+export function col2imF64(cols: usize, xIn: usize, xOut: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
+  col2imRuns<f64>(cols, xIn, xOut, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+}
+
+// ------------------------------------------------------------------ pooling
+//
+// Over c planes of h × w (all N·C planes of a batch), scalar loops with the reference's rules
+// and arithmetic, so results are identical to it: max pooling starts from −∞ at the window's
+// first in-plane element and takes a larger value or a NaN (indices: the flat position in the
+// plane); average pooling sums in float64 and divides once, by the window clipped to the padded
+// plane (countIncludePad) or by its in-plane element count.
+
+/** The in-plane taps [lo, hi) of a max-pooling window starting at `start` (k taps, dil apart) on an axis of length n, packed as lo | hi << 16. */
+// @ts-ignore: decorator
+@inline function tapRange(start: i32, n: i32, k: i32, dil: i32): i32 {
+  const lo = min(k, start >= 0 ? 0 : ceilDiv(-start, dil));
+  const hi = max(0, min(k, ceilDiv(n - start, dil)));
+  return lo | (hi << 16);
+}
+
+// @ts-ignore: decorator
+@inline function maxPoolPlanes<T>(x: usize, out: usize, idx: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
+  const size = <usize>sizeof<T>();
+  let o = out;
+  let oi = idx;
+  for (let p = 0; p < c; p++) {
+    const plane = x + <usize>p * <usize>h * <usize>w * size;
+    for (let i = 0; i < outH; i++) {
+      const ih0 = i * sh - ph;
+      const ra = tapRange(ih0, h, kh, dh);
+      const aLo = ra & 0xffff, aHi = ra >> 16;
+      for (let j = 0; j < outW; j++, o += size, oi += 4) {
+        const iw0 = j * sw - pw;
+        const rb = tapRange(iw0, w, kw, dw);
+        const bLo = rb & 0xffff, bHi = rb >> 16;
+        let best = <T>-Infinity;
+        let at = (ih0 + aLo * dh) * w + iw0 + bLo * dw;
+        for (let a = aLo; a < aHi; a++) {
+          const row = (ih0 + a * dh) * w + iw0;
+          for (let b = bLo; b < bHi; b++) {
+            const pos = row + b * dw;
+            const v = load<T>(plane + <usize>pos * size);
+            if (v > best || v != v) {
+              best = v;
+              at = pos;
+            }
+          }
+        }
+        store<T>(o, best);
+        store<i32>(oi, at);
+      }
+    }
+  }
+}
+
+/** Max pooling of c planes, float32: out [c, outH, outW] and the int32 index of each maximum. */
+export function maxPool2dF32(x: usize, out: usize, idx: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
+  maxPoolPlanes<f32>(x, out, idx, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+}
+
+/** float64 version of maxPool2dF32. */
+export function maxPool2dF64(x: usize, out: usize, idx: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
+  maxPoolPlanes<f64>(x, out, idx, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+}
+
+/**
+ * Average pooling (backward = 0) or its adjoint (backward = 1: gOut ← gIn, then gOut += each
+ * window's gradient / divisor over the window). `a` is x or the output gradient, `b` out or the
+ * input gradient's source block.
+ */
+// @ts-ignore: decorator
+@inline function avgPoolPlanes<T>(backward: bool, a: usize, bIn: usize, bOut: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, outH: i32, outW: i32, includePad: bool): void {
+  const size = <usize>sizeof<T>();
+  if (backward && bIn != bOut) memory.copy(bOut, bIn, <usize>c * <usize>h * <usize>w * size);
+  let o = backward ? a : bOut;
+  for (let p = 0; p < c; p++) {
+    const plane = (backward ? bOut : a) + <usize>p * <usize>h * <usize>w * size;
+    for (let i = 0; i < outH; i++) {
+      const hs = i * sh - ph;
+      const he = min(hs + kh, h + ph);
+      const r0 = max(hs, 0), r1 = min(he, h);
+      for (let j = 0; j < outW; j++, o += size) {
+        const ws = j * sw - pw;
+        const we = min(ws + kw, w + pw);
+        const c0 = max(ws, 0), c1 = min(we, w);
+        if (r0 >= r1 || c0 >= c1) {
+          if (!backward) store<T>(o, <T>0);
+          continue;
+        }
+        const divisor = <f64>(includePad ? (he - hs) * (we - ws) : (r1 - r0) * (c1 - c0));
+        if (backward) {
+          const v = <f64>load<T>(o) / divisor;
+          for (let r = r0; r < r1; r++) {
+            for (let q = plane + <usize>(r * w + c0) * size, end = plane + <usize>(r * w + c1) * size; q < end; q += size) store<T>(q, <T>(<f64>load<T>(q) + v));
+          }
+        } else {
+          let s: f64 = 0;
+          for (let r = r0; r < r1; r++) {
+            for (let q = plane + <usize>(r * w + c0) * size, end = plane + <usize>(r * w + c1) * size; q < end; q += size) s += <f64>load<T>(q);
+          }
+          store<T>(o, <T>(s / divisor));
+        }
+      }
+    }
+  }
+}
+
+/** Average pooling of c planes, float32: out [c, outH, outW]. */
+export function avgPool2dF32(x: usize, out: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, outH: i32, outW: i32, includePad: bool): void {
+  avgPoolPlanes<f32>(false, x, 0, out, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW, includePad);
+}
+
+/** float64 version of avgPool2dF32. */
+export function avgPool2dF64(x: usize, out: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, outH: i32, outW: i32, includePad: bool): void {
+  avgPoolPlanes<f64>(false, x, 0, out, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW, includePad);
+}
+
+/** The adjoint of avgPool2dF32: gOut ← gIn + the output gradient g spread over the windows. */
+export function avgPool2dBackwardF32(g: usize, gIn: usize, gOut: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, outH: i32, outW: i32, includePad: bool): void {
+  avgPoolPlanes<f32>(true, g, gIn, gOut, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW, includePad);
+}
+
+/** float64 version of avgPool2dBackwardF32. */
+export function avgPool2dBackwardF64(g: usize, gIn: usize, gOut: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, outH: i32, outW: i32, includePad: bool): void {
+  avgPoolPlanes<f64>(true, g, gIn, gOut, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW, includePad);
+}

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { Tensor, concat, gradients, matmul, tensor } from "../src/index.js";
+import { Tensor, avgPool2d, concat, conv2d, gradients, matmul, maxPool2d, tensor } from "../src/index.js";
 import { batchNorm, binaryCrossEntropyWithLogits, crossEntropy, layerNorm, mseLoss, multiMarginLoss, svmLoss } from "../src/nn/functional.js";
 
 // ------------------------------------------------------------------ the golden file
@@ -61,6 +61,12 @@ const num = (p: Params, key: string): number => {
 };
 const axisOf = (p: Params): number | undefined => (p.axis === null || p.axis === undefined ? undefined : num(p, "axis"));
 const reduceOpts = (p: Params) => ({ axis: axisOf(p), keepDim: p.keepdim === true });
+/** An int or [h, w] param (kernel_size, stride, padding) as conv2d and the pooling ops take it. */
+const size2 = (p: Params, key: string): number | [number, number] => {
+  const v = p[key];
+  if (Array.isArray(v) && v.length === 2 && v.every((n) => typeof n === "number")) return [v[0] as number, v[1] as number];
+  return num(p, key);
+};
 /** The 0-d element t[i] of a 1-D tensor, differentiable. */
 const at = (t: Tensor, i: number): Tensor => t.slice(0, i, i + 1).reshape([]);
 
@@ -135,6 +141,13 @@ const HANDLERS: Record<string, Forward> = {
     return batchNorm(x!, rm, rv, w!, b!, { training: p.training === true, momentum: num(p, "momentum"), eps: num(p, "eps") });
   },
   layer_norm: ([x, w, b], p) => layerNorm(x!, p.normalized_shape as number[], w!, b!, num(p, "eps")),
+
+  // Convolution and pooling, NCHW with PyTorch's weight layout [F, C, KH, KW] (src/ops/conv.ts).
+  conv2d: ([x, w, b], p) => conv2d(x!, w!, p.bias === false ? null : b!, { stride: size2(p, "stride"), padding: size2(p, "padding") }),
+  max_pool2d: ([x], p) =>
+    maxPool2d(x!, { kernelSize: size2(p, "kernel_size"), stride: size2(p, "stride"), padding: size2(p, "padding"), ceilMode: p.ceil_mode === true }),
+  avg_pool2d: ([x], p) =>
+    avgPool2d(x!, { kernelSize: size2(p, "kernel_size"), stride: size2(p, "stride"), padding: size2(p, "padding"), ceilMode: p.ceil_mode === true }),
 };
 
 /** Second-order cases: f(x) for hvp_*; the direction v and constant W come as extra inputs. */
@@ -144,11 +157,7 @@ const HVP_FUNCTIONS: Record<string, (x: Tensor, consts: Tensor[]) => Tensor> = {
 };
 
 /** Cases whose ops arrive with later issues: reported as todos, by name, with the issue. */
-const PENDING: Record<string, string> = {
-  conv2d_s1_p1_x2x3x5x5_w4x3x3x3: "conv issue",
-  max_pool2d_k2s2_2x3x4x4: "conv issue",
-  avg_pool2d_k2s2_2x3x4x4: "conv issue",
-};
+const PENDING: Record<string, string> = {};
 
 /** Ops whose cases are run by another suite (which loads every case of that op from the same file). */
 const ELSEWHERE: Record<string, string> = {

@@ -61,6 +61,29 @@ export interface AdamUpdate {
 }
 
 /**
+ * Sliding 2-D windows over `c` planes of `h` × `w` elements (row-major, plane after plane): the
+ * geometry of the convolution and pooling kernels. Output position (i, j) of a plane reads the
+ * kernel taps (a, b), a < kh, b < kw, at input row i·strideH − padH + a·dilH and column
+ * j·strideW − padW + b·dilW; taps outside the plane fall in the (zero) padding. For im2col and
+ * col2im the planes are one image's channels; for pooling, all N·C planes of a batch.
+ */
+export interface Window2d {
+  c: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+  dilH: number;
+  dilW: number;
+  outH: number;
+  outW: number;
+}
+
+/**
  * The kernels a backend provides: plain functions over typed arrays and shapes, with no
  * knowledge of Tensor or autograd. The JavaScript backend is the reference; faster backends
  * (WebAssembly, GPU) implement the same interface and must agree with it.
@@ -109,6 +132,34 @@ export interface Backend {
    * stats[2r + 1]: crossEntropy's loss is then lse − (x_y − m) from the same pass.
    */
   softmax(op: SoftmaxOp, x: Storage, rows: number, cols: number, out: Storage, stats?: Float64Array): void;
+  /**
+   * The column matrix of one image for convolution as a matrix product: x[xOffset…] holds
+   * g.c planes of g.h × g.w, and cols[colsOffset…] gets [c·kh·kw, outH·outW], row (ch, a, b)
+   * column (i, j) = x[ch, i·strideH − padH + a·dilH, j·strideW − padW + b·dilW], or 0 where that
+   * tap lies in the padding. Float32 or float64 (x and cols alike).
+   */
+  im2col(x: FloatStorage, xOffset: number, g: Window2d, cols: FloatStorage, colsOffset: number): void;
+  /**
+   * The adjoint of im2col: ADDS every element of the column matrix cols[colsOffset…]
+   * ([c·kh·kw, outH·outW]) into the image element it was read from, x[xOffset…] (taps in the
+   * padding are dropped). Convolution's gradient with respect to its input.
+   */
+  col2im(cols: FloatStorage, colsOffset: number, g: Window2d, x: FloatStorage, xOffset: number): void;
+  /**
+   * Max pooling of each of the g.c planes of x into out [c, outH, outW]; `indices` gets the flat
+   * position (row·w + column, within the plane) of each window's maximum: the first one on
+   * ties, a NaN wins (the last one), as PyTorch does. Padding never wins (it is −∞); every
+   * window must hold at least one element of the plane.
+   */
+  maxPool2d(x: FloatStorage, g: Window2d, out: FloatStorage, indices: Int32Array): void;
+  /**
+   * Average pooling of each of the g.c planes of x into out [c, outH, outW]: the window's sum
+   * divided by its size clipped to the padded plane (countIncludePad, PyTorch's default) or by
+   * the number of plane elements it covers; 0 for a window that covers none (ceil mode).
+   */
+  avgPool2d(x: FloatStorage, g: Window2d, out: FloatStorage, countIncludePad: boolean): void;
+  /** The adjoint of avgPool2d: ADDS gradOut [c, outH, outW] / divisor into every element of its window in gradIn [c, h, w]. */
+  avgPool2dBackward(gradOut: FloatStorage, g: Window2d, gradIn: FloatStorage, countIncludePad: boolean): void;
   /**
    * One SGD step on a parameter, in place: param (and momentumBuf, when momentum ≠ 0) are
    * updated from grad, which has as many elements (any dtype; usually the param's).

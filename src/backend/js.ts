@@ -1,5 +1,5 @@
 import type { FloatStorage, Storage } from "../tensor/dtype.js";
-import type { AdamUpdate, Backend, BinaryOp, ReduceOp, SGDUpdate, SoftmaxOp, UnaryOp } from "./backend.js";
+import type { AdamUpdate, Backend, BinaryOp, ReduceOp, SGDUpdate, SoftmaxOp, UnaryOp, Window2d } from "./backend.js";
 
 // Each op gets its own loop: V8 does not inline a function passed into a shared loop once that
 // loop has seen several, so a generic `map(f)` costs 2-3x more per element.
@@ -379,6 +379,152 @@ function adamUpdate(param: FloatStorage, grad: ArrayLike<number>, m: FloatStorag
   }
 }
 
+// Convolution and pooling. A window's taps along one axis, for output position i, are
+// i·stride − pad + t·dil for t < k; the in-plane ones are t in [tapLo, tapHi).
+
+/** The first output column j ≥ 0 whose tap j·stride + shift lies at or past `lo` (a column bound of im2col's copy runs). */
+function firstAtOrPast(lo: number, shift: number, stride: number, outLen: number): number {
+  return Math.min(outLen, Math.max(0, Math.ceil((lo - shift) / stride)));
+}
+
+/**
+ * im2col/col2im's loop over the runs of the column matrix (one row of cols, one output row i:
+ * outW elements from `colsAt`). A run whose input row lies in the padding goes to zero(colsAt,
+ * outW); any other to run(colsAt, xRow, jLo, jHi, shift): its input row starts at xRow of the
+ * image, and output column j reads input column j·strideW + shift, inside the row for j in [jLo, jHi).
+ */
+function forEachColsRun(g: Window2d, run: (colsAt: number, xRow: number, jLo: number, jHi: number, shift: number) => void, zero: (colsAt: number, n: number) => void): void {
+  const { c, h, w, kh, kw, strideH, strideW, padH, padW, dilH, dilW, outH, outW } = g;
+  const l = outH * outW;
+  for (let ch = 0, row = 0; ch < c; ch++) {
+    for (let a = 0; a < kh; a++) {
+      for (let b = 0; b < kw; b++, row++) {
+        // Input column of output column j: j·strideW + shift; in the plane for j in [jLo, jHi).
+        const shift = b * dilW - padW;
+        const jLo = firstAtOrPast(0, shift, strideW, outW);
+        const jHi = Math.max(jLo, firstAtOrPast(w, shift, strideW, outW));
+        for (let i = 0; i < outH; i++) {
+          const at = row * l + i * outW;
+          const ih = i * strideH - padH + a * dilH;
+          if (ih < 0 || ih >= h) zero(at, outW);
+          else run(at, (ch * h + ih) * w, jLo, jHi, shift);
+        }
+      }
+    }
+  }
+}
+
+function im2col(x: FloatStorage, xOffset: number, g: Window2d, cols: FloatStorage, colsOffset: number): void {
+  const { strideW, outW } = g;
+  forEachColsRun(
+    g,
+    (at, xRow, jLo, jHi, shift) => {
+      const o = colsOffset + at;
+      for (let j = 0; j < jLo; j++) cols[o + j] = 0;
+      for (let j = jLo, ix = xOffset + xRow + jLo * strideW + shift; j < jHi; j++, ix += strideW) cols[o + j] = x[ix]!;
+      for (let j = jHi; j < outW; j++) cols[o + j] = 0;
+    },
+    (at, n) => cols.fill(0, colsOffset + at, colsOffset + at + n),
+  );
+}
+
+function col2im(cols: FloatStorage, colsOffset: number, g: Window2d, x: FloatStorage, xOffset: number): void {
+  const { strideW } = g;
+  forEachColsRun(
+    g,
+    (at, xRow, jLo, jHi, shift) => {
+      const o = colsOffset + at;
+      for (let j = jLo, ix = xOffset + xRow + jLo * strideW + shift; j < jHi; j++, ix += strideW) x[ix] += cols[o + j]!;
+    },
+    () => {},
+  );
+}
+
+/**
+ * The in-plane taps [lo, hi) of the window at output position i along an axis of length n
+ * (first tap at i·stride − pad, taps dil apart, k of them).
+ */
+function tapRange(i: number, n: number, k: number, stride: number, pad: number, dil: number): [number, number] {
+  const start = i * stride - pad;
+  const lo = start >= 0 ? 0 : Math.ceil(-start / dil);
+  const hi = Math.min(k, Math.ceil((n - start) / dil));
+  return [Math.min(lo, k), Math.max(hi, 0)];
+}
+
+function maxPool2d(x: FloatStorage, g: Window2d, out: FloatStorage, indices: Int32Array): void {
+  const { c, h, w, kh, kw, strideH, strideW, padH, padW, dilH, dilW, outH, outW } = g;
+  for (let p = 0, o = 0; p < c; p++) {
+    const plane = p * h * w;
+    for (let i = 0; i < outH; i++) {
+      const [aLo, aHi] = tapRange(i, h, kh, strideH, padH, dilH);
+      const ih0 = i * strideH - padH;
+      for (let j = 0; j < outW; j++, o++) {
+        const [bLo, bHi] = tapRange(j, w, kw, strideW, padW, dilW);
+        const iw0 = j * strideW - padW;
+        // As PyTorch: start from −∞ at the first in-plane tap; a larger value or a NaN takes over.
+        let best = -Infinity;
+        let at = (ih0 + aLo * dilH) * w + iw0 + bLo * dilW;
+        for (let a = aLo; a < aHi; a++) {
+          const row = (ih0 + a * dilH) * w + iw0;
+          for (let b = bLo; b < bHi; b++) {
+            const v = x[plane + row + b * dilW]!;
+            if (v > best || v !== v) {
+              best = v;
+              at = row + b * dilW;
+            }
+          }
+        }
+        out[o] = best;
+        indices[o] = at;
+      }
+    }
+  }
+}
+
+/** Average pooling's window on one axis: the in-plane range [lo, hi) of input positions and the padded size (PyTorch's count_include_pad divisor factor). */
+function avgWindow(i: number, n: number, k: number, stride: number, pad: number): [number, number, number] {
+  const start = i * stride - pad;
+  const end = Math.min(start + k, n + pad);
+  return [Math.max(start, 0), Math.min(end, n), end - start];
+}
+
+/** Visits every window of average pooling: fn(outIndex, planeOffset, rowLo, rowHi, colLo, colHi, divisor); empty windows get divisor 0. */
+function forEachAvgWindow(g: Window2d, countIncludePad: boolean, fn: (o: number, plane: number, r0: number, r1: number, c0: number, c1: number, divisor: number) => void): void {
+  const { c, h, w, kh, kw, strideH, strideW, padH, padW, outH, outW } = g;
+  for (let p = 0, o = 0; p < c; p++) {
+    for (let i = 0; i < outH; i++) {
+      const [r0, r1, rs] = avgWindow(i, h, kh, strideH, padH);
+      for (let j = 0; j < outW; j++, o++) {
+        const [c0, c1, cs] = avgWindow(j, w, kw, strideW, padW);
+        const empty = r0 >= r1 || c0 >= c1;
+        fn(o, p * h * w, r0, r1, c0, c1, empty ? 0 : countIncludePad ? rs * cs : (r1 - r0) * (c1 - c0));
+      }
+    }
+  }
+}
+
+function avgPool2d(x: FloatStorage, g: Window2d, out: FloatStorage, countIncludePad: boolean): void {
+  const w = g.w;
+  forEachAvgWindow(g, countIncludePad, (o, plane, r0, r1, c0, c1, divisor) => {
+    if (divisor === 0) {
+      out[o] = 0;
+      return;
+    }
+    let s = 0;
+    for (let r = r0; r < r1; r++) for (let col = c0; col < c1; col++) s += x[plane + r * w + col]!;
+    out[o] = s / divisor;
+  });
+}
+
+function avgPool2dBackward(gradOut: FloatStorage, g: Window2d, gradIn: FloatStorage, countIncludePad: boolean): void {
+  const w = g.w;
+  forEachAvgWindow(g, countIncludePad, (o, plane, r0, r1, c0, c1, divisor) => {
+    if (divisor === 0) return;
+    const v = gradOut[o]! / divisor;
+    for (let r = r0; r < r1; r++) for (let col = c0; col < c1; col++) gradIn[plane + r * w + col] += v;
+  });
+}
+
 export const jsBackend: Backend = {
   name: "js",
   unary(op, x, out, p0 = 0, p1 = 0) {
@@ -453,6 +599,11 @@ export const jsBackend: Backend = {
     else out.set(x);
   },
   softmax: softmaxRows,
+  im2col,
+  col2im,
+  maxPool2d,
+  avgPool2d,
+  avgPool2dBackward,
   sgdUpdate,
   adamUpdate,
 };

@@ -4,4 +4,5 @@ export * from "./reduce.js";
 export * from "./shape-ops.js";
 export * from "./matmul.js";
 export * from "./softmax.js";
+export * from "./conv.js";
 export { zerosLike, onesLike } from "../tensor/creation.js";

@@ -1,5 +1,5 @@
 import type { Storage } from "../../tensor/dtype.js";
-import type { Backend, BinaryOp, ReduceOp, UnaryOp } from "../backend.js";
+import type { Backend, BinaryOp, ReduceOp, UnaryOp, Window2d } from "../backend.js";
 import { adamScalars, collapse, directStrides, jsBackend } from "../js.js";
 import { KERNELS_RELAXED_THREADS_WASM_BASE64, KERNELS_RELAXED_WASM_BASE64, KERNELS_THREADS_WASM_BASE64, KERNELS_WASM_BASE64 } from "./kernels.generated.js";
 import { WasmHeap, type WasmMemoryStats } from "./heap.js";
@@ -48,7 +48,26 @@ interface KernelExports {
     beta1: number, omb1: number, beta2: number, omb2: number, eps: number, wd: number, decay: number, stepSize: number, bc2Sqrt: number, flags: number): void;
   adamF64(pIn: number, pOut: number, g: number, mIn: number, mOut: number, vIn: number, vOut: number, xIn: number, xOut: number, n: number,
     beta1: number, omb1: number, beta2: number, omb2: number, eps: number, wd: number, decay: number, stepSize: number, bc2Sqrt: number, flags: number): void;
+  /** One image's column matrix (im2col) and its adjoint (col2im: xOut ← xIn + the columns put back). */
+  im2colF32(x: number, cols: number, ...geometry: WindowArgs): void;
+  im2colF64(x: number, cols: number, ...geometry: WindowArgs): void;
+  col2imF32(cols: number, xIn: number, xOut: number, ...geometry: WindowArgs): void;
+  col2imF64(cols: number, xIn: number, xOut: number, ...geometry: WindowArgs): void;
+  /** Pooling over c planes (max: values and int32 indices; avg and its adjoint, gOut ← gIn + …). */
+  maxPool2dF32(x: number, out: number, indices: number, ...geometry: WindowArgs): void;
+  maxPool2dF64(x: number, out: number, indices: number, ...geometry: WindowArgs): void;
+  avgPool2dF32(x: number, out: number, ...geometry: [...PoolArgs, number]): void;
+  avgPool2dF64(x: number, out: number, ...geometry: [...PoolArgs, number]): void;
+  avgPool2dBackwardF32(g: number, gIn: number, gOut: number, ...geometry: [...PoolArgs, number]): void;
+  avgPool2dBackwardF64(g: number, gIn: number, gOut: number, ...geometry: [...PoolArgs, number]): void;
 }
+
+/** A Window2d as the kernels take it: c, h, w, kh, kw, strideH, strideW, padH, padW, dilH, dilW, outH, outW. */
+type WindowArgs = [number, number, number, number, number, number, number, number, number, number, number, number, number];
+/** The same without the dilations (average pooling has none). */
+type PoolArgs = [number, number, number, number, number, number, number, number, number, number, number];
+const windowArgs = (g: Window2d): WindowArgs => [g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.dilH, g.dilW, g.outH, g.outW];
+const poolArgs = (g: Window2d): PoolArgs => [g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW];
 
 // Optimizer flags, shared with assembly/kernels.ts (OPT_*).
 const OPT_MAXIMIZE = 1;
@@ -236,6 +255,12 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
       }
       const rows = nd === 2 ? shape[0]! : 1;
       const cols = shape[nd - 1]!;
+      // The rows kernel runs each row's last vector past its end, into the next row: written in
+      // place over an operand it would clobber that row before reading it.
+      if (out.buffer === a.buffer || out.buffer === b.buffer) {
+        jsBackend.binary(op, a, aStrides, b, bStrides, out, outShape);
+        return;
+      }
       try {
         const pa = mem.input(fa);
         const pb = mem.input(fb);
@@ -331,6 +356,105 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
         const po = mem.output(out);
         const ps = stats ? mem.output(stats, 0, 2 * rows) : 0;
         k.softmaxF32(op === "softmax" ? 0 : 1, px, po, rows, cols, ps);
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
+    },
+
+    im2col(x, xOffset, g, cols, colsOffset): void {
+      const n = g.c * g.h * g.w;
+      const total = g.c * g.kh * g.kw * g.outH * g.outW;
+      const f32 = isF32(x) && isF32(cols);
+      if ((!f32 && !(isF64(x) && isF64(cols))) || (total < wasmTuning.minElements && !mem.owns(cols))) {
+        jsBackend.im2col(x, xOffset, g, cols, colsOffset);
+        return;
+      }
+      try {
+        const px = mem.input(x, xOffset, n);
+        const pc = mem.output(cols, colsOffset, total, true);
+        (f32 ? k.im2colF32 : k.im2colF64)(px, pc, ...windowArgs(g));
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
+    },
+
+    col2im(cols, colsOffset, g, x, xOffset): void {
+      const n = g.c * g.h * g.w;
+      const total = g.c * g.kh * g.kw * g.outH * g.outW;
+      const f32 = isF32(x) && isF32(cols);
+      if ((!f32 && !(isF64(x) && isF64(cols))) || (total < wasmTuning.minElements && !mem.owns(x))) {
+        jsBackend.col2im(cols, colsOffset, g, x, xOffset);
+        return;
+      }
+      try {
+        // x is read and written: in place where resident, else copied in and back.
+        const pc = mem.input(cols, colsOffset, total);
+        const pIn = mem.input(x, xOffset, n);
+        const pOut = mem.output(x, xOffset, n, true);
+        (f32 ? k.col2imF32 : k.col2imF64)(pc, pIn, pOut, ...windowArgs(g));
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
+    },
+
+    maxPool2d(x, g, out, indices): void {
+      const n = g.c * g.h * g.w;
+      const total = g.c * g.outH * g.outW;
+      const f32 = isF32(x) && isF32(out);
+      if ((!f32 && !(isF64(x) && isF64(out))) || (n < wasmTuning.minElements && !mem.owns(x))) {
+        jsBackend.maxPool2d(x, g, out, indices);
+        return;
+      }
+      try {
+        const px = mem.input(x, 0, n);
+        const po = mem.output(out, 0, total, true);
+        const pi = mem.output(indices, 0, total, true);
+        (f32 ? k.maxPool2dF32 : k.maxPool2dF64)(px, po, pi, ...windowArgs(g));
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
+    },
+
+    avgPool2d(x, g, out, countIncludePad): void {
+      const n = g.c * g.h * g.w;
+      const total = g.c * g.outH * g.outW;
+      const f32 = isF32(x) && isF32(out);
+      if ((!f32 && !(isF64(x) && isF64(out))) || (n < wasmTuning.minElements && !mem.owns(x))) {
+        jsBackend.avgPool2d(x, g, out, countIncludePad);
+        return;
+      }
+      try {
+        const px = mem.input(x, 0, n);
+        const po = mem.output(out, 0, total, true);
+        (f32 ? k.avgPool2dF32 : k.avgPool2dF64)(px, po, ...poolArgs(g), countIncludePad ? 1 : 0);
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
+    },
+
+    avgPool2dBackward(gradOut, g, gradIn, countIncludePad): void {
+      const n = g.c * g.h * g.w;
+      const total = g.c * g.outH * g.outW;
+      const f32 = isF32(gradOut) && isF32(gradIn);
+      if ((!f32 && !(isF64(gradOut) && isF64(gradIn))) || (n < wasmTuning.minElements && !mem.owns(gradIn))) {
+        jsBackend.avgPool2dBackward(gradOut, g, gradIn, countIncludePad);
+        return;
+      }
+      try {
+        const pg = mem.input(gradOut, 0, total);
+        const pIn = mem.input(gradIn, 0, n);
+        const pOut = mem.output(gradIn, 0, n, true);
+        (f32 ? k.avgPool2dBackwardF32 : k.avgPool2dBackwardF64)(pg, pIn, pOut, ...poolArgs(g), countIncludePad ? 1 : 0);
         mem.end();
       } catch (e) {
         mem.abort();

@@ -1,0 +1,482 @@
+import { getBackend } from "../backend/index.js";
+import type { Window2d } from "../backend/backend.js";
+import type { InputGrads } from "../autograd/node.js";
+import { defineOp } from "../autograd/define-op.js";
+import { ShapeError, ValueError, fmtShape } from "../errors.js";
+import { allocate, allocateUninit, promoteTypes, type DType, type FloatStorage } from "../tensor/dtype.js";
+import { Tensor, assertTensor } from "../tensor/tensor.js";
+import { sum } from "./reduce.js";
+import { gather, reshape } from "./shape-ops.js";
+
+// Convolution as a matrix product (im2col) and pooling, NCHW as in PyTorch.
+//
+// conv2d is a primitive for speed: per image, im2col lays the receptive fields out as the
+// columns of a [C·kh·kw, outH·outW] matrix and one matmul with the weight viewed [O, C·kh·kw]
+// gives the image's output. Its two gradients are ops of their own, each linear in both of its
+// arguments, and the three differentiate into one another:
+//
+//   y  = conv(x, W)           dx = convInputGrad(dy, W)     (Wᵀ·dy, then col2im)
+//                             dW = convWeightGrad(x, dy)    (Σₙ dyₙ·colsₙᵀ)
+//   convInputGrad(g, W):      d/dg = conv(·, W),            d/dW = convWeightGrad(·, g)
+//   convWeightGrad(x, g):     d/dx = convInputGrad(g, ·),   d/dg = conv(x, ·)
+//
+// so gradients of gradients (createGraph) are exact to any order. Pooling likewise: max
+// pooling's backward scatters by the saved argmax indices (its own backward is a gather), and
+// average pooling's backward is its adjoint kernel (whose backward is average pooling again).
+
+/** An int, or [height, width]. */
+export type Size2 = number | readonly [number, number];
+
+/** Options of conv2d (torch.nn.functional.conv2d). */
+export interface Conv2dOptions {
+  /** Step between windows. Default 1. */
+  stride?: Size2;
+  /** Zeros added on both sides of each spatial axis. Default 0. */
+  padding?: Size2;
+  /** Spacing between kernel taps. Default 1. */
+  dilation?: Size2;
+  /** Input and output channels split into this many independent groups. Default 1. */
+  groups?: number;
+}
+
+/** Options of maxPool2d (torch.nn.functional.max_pool2d). */
+export interface MaxPool2dOptions {
+  /** Window size. */
+  kernelSize: Size2;
+  /** Step between windows. Default: kernelSize. */
+  stride?: Size2;
+  /** Implicit −∞ padding on both sides; at most half the kernel size. Default 0. */
+  padding?: Size2;
+  /** Spacing between window taps. Default 1. */
+  dilation?: Size2;
+  /** Round the output size up (a last, partial window) instead of down. Default false. */
+  ceilMode?: boolean;
+}
+
+/** Options of avgPool2d (torch.nn.functional.avg_pool2d). */
+export interface AvgPool2dOptions {
+  /** Window size. */
+  kernelSize: Size2;
+  /** Step between windows. Default: kernelSize. */
+  stride?: Size2;
+  /** Implicit zero padding on both sides; at most half the kernel size. Default 0. */
+  padding?: Size2;
+  /** Round the output size up instead of down. Default false. */
+  ceilMode?: boolean;
+  /** Divide by the whole window, padding included (PyTorch's default), or only by the input elements it covers. Default true. */
+  countIncludePad?: boolean;
+}
+
+// ------------------------------------------------------------------ shared helpers
+
+/** A Size2 as [height, width], checked to be integers ≥ min. */
+function pair(op: string, name: string, v: Size2 | undefined, fallback: readonly [number, number], min: number): [number, number] {
+  const p = v === undefined ? fallback : typeof v === "number" ? [v, v] : v;
+  if (!Array.isArray(p) || p.length !== 2 || !p.every((n) => Number.isInteger(n) && n >= min)) {
+    throw new ValueError(`${op}: ${name} must be ${min === 0 ? "a non-negative" : "a positive"} integer or a [height, width] pair of them, got ${JSON.stringify(v)}.`);
+  }
+  return [p[0]!, p[1]!];
+}
+
+/** x as [N, C, H, W] (an unbatched [C, H, W] gets N = 1), or a ShapeError naming the op. */
+function batched(op: string, x: Tensor): Tensor {
+  if (x.ndim === 4) return x;
+  if (x.ndim === 3) return reshape(x, [1, ...x.shape]);
+  throw new ShapeError(`${op}: x must be [N, C, H, W] (or unbatched [C, H, W]), got shape ${fmtShape(x.shape)}.`);
+}
+
+/** The float dtype of an op over these tensors (ints and bools compute in float32). */
+function floatOf(tensors: readonly (Tensor | null)[]): DType {
+  let dtype: DType = "float32";
+  for (const t of tensors) if (t !== null) dtype = promoteTypes(dtype, t.dtype);
+  return dtype;
+}
+
+const asDType = (t: Tensor, dtype: DType): Tensor => (t.dtype === dtype ? t : t.to(dtype));
+
+/** Scratch storage for one op call (in the backend's memory, where kernels read it in place), handed back by `release`. */
+function scratch(dtype: DType, n: number): FloatStorage {
+  return allocateUninit(dtype, n) as FloatStorage;
+}
+function release(s: FloatStorage): void {
+  getBackend().allocator?.release(s);
+}
+
+// ------------------------------------------------------------------ conv2d
+
+/** The geometry of one conv2d: x [n, g.c, g.h, g.w], weight [o, g.c/groups, g.kh, g.kw], output [n, o, g.outH, g.outW]. */
+interface ConvSpec {
+  n: number;
+  o: number;
+  groups: number;
+  g: Window2d;
+}
+
+/** Rows of each group's weight block ((C/groups)·kh·kw) and output channels per group. */
+function groupSizes(s: ConvSpec): { ck: number; og: number; l: number; image: number } {
+  const { g, o, groups } = s;
+  return { ck: (g.c / groups) * g.kh * g.kw, og: o / groups, l: g.outH * g.outW, image: g.c * g.h * g.w };
+}
+
+/** A 1×1 kernel with stride 1 and no padding: an image is its own column matrix, so im2col is skipped. */
+const isPointwise = (g: Window2d): boolean => g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
+
+/** y[n] = W · im2col(x[n]) (+ bias), per group. */
+function convForward(x: Tensor, w: Tensor, bias: Tensor | null, s: ConvSpec): Tensor {
+  const { n, o, groups, g } = s;
+  const { ck, og, l, image } = groupSizes(s);
+  const be = getBackend();
+  const dtype = x.dtype;
+  const out = allocateUninit(dtype, n * o * l) as FloatStorage;
+  const xd = x.data as FloatStorage;
+  const cols = isPointwise(g) ? null : scratch(dtype, g.c * g.kh * g.kw * l);
+  for (let i = 0; i < n; i++) {
+    if (cols !== null) be.im2col(xd, i * image, g, cols, 0);
+    const [src, at] = cols !== null ? [cols, 0] : [xd, i * image];
+    for (let k = 0; k < groups; k++) be.matmul(w.data, k * og * ck, src, at + k * ck * l, out, (i * o + k * og) * l, og, ck, l, false, false);
+  }
+  if (cols !== null) release(cols);
+  if (bias === null) return Tensor.fromStorage(out, [n, o, g.outH, g.outW], dtype);
+  // The bias, one value per output channel, repeated per image so that the add is a
+  // [n·o, l] + [n·o, 1] broadcast: rows × columns, which every backend runs fast. (Into a new
+  // array: the binary kernels are not meant to run in place.)
+  const perRow = scratch(dtype, n * o);
+  be.copyStrided(bias.data, 0, [0, 1], [n, o], perRow);
+  const biased = allocateUninit(dtype, n * o * l);
+  be.binary("add", out, undefined, perRow, [1, 0], biased, [n * o, l]);
+  release(perRow);
+  release(out);
+  return Tensor.fromStorage(biased, [n, o, g.outH, g.outW], dtype);
+}
+
+/** dx[n] = col2im(Wᵀ · dy[n]), per group. */
+function convInputGrad(gradOut: Tensor, w: Tensor, s: ConvSpec): Tensor {
+  const { n, o, groups, g } = s;
+  const { ck, og, l, image } = groupSizes(s);
+  const be = getBackend();
+  const dtype = gradOut.dtype;
+  const pointwise = isPointwise(g);
+  // A pointwise conv's matmul writes every element of dx; otherwise col2im adds into zeros.
+  const dx = (pointwise ? allocateUninit(dtype, n * image) : allocate(dtype, n * image)) as FloatStorage;
+  const cols = pointwise ? null : scratch(dtype, g.c * g.kh * g.kw * l);
+  for (let i = 0; i < n; i++) {
+    const [dst, at] = cols !== null ? [cols, 0] : [dx, i * image];
+    for (let k = 0; k < groups; k++) be.matmul(w.data, k * og * ck, gradOut.data, (i * o + k * og) * l, dst, at + k * ck * l, ck, og, l, true, false);
+    if (cols !== null) be.col2im(cols, 0, g, dx, i * image);
+  }
+  if (cols !== null) release(cols);
+  return Tensor.fromStorage(dx, [n, g.c, g.h, g.w], dtype);
+}
+
+/** dW = Σₙ dy[n] · im2col(x[n])ᵀ, per group. */
+function convWeightGrad(x: Tensor, gradOut: Tensor, s: ConvSpec): Tensor {
+  const { n, o, groups, g } = s;
+  const { ck, og, l, image } = groupSizes(s);
+  const be = getBackend();
+  const dtype = x.dtype;
+  const size = o * ck;
+  const xd = x.data as FloatStorage;
+  // Image 0's product goes to `sum`; each later one to `part`, and sum + part to `next`, which
+  // becomes the sum (three arrays of dW's size, so that no kernel runs in place).
+  let total = (n === 0 ? allocate(dtype, size) : allocateUninit(dtype, size)) as FloatStorage;
+  let part: FloatStorage | null = null;
+  let next: FloatStorage | null = null;
+  const cols = isPointwise(g) ? null : scratch(dtype, g.c * g.kh * g.kw * l);
+  for (let i = 0; i < n; i++) {
+    if (cols !== null) be.im2col(xd, i * image, g, cols, 0);
+    const [src, at] = cols !== null ? [cols, 0] : [xd, i * image];
+    if (i === 1) [part, next] = [scratch(dtype, size), allocateUninit(dtype, size) as FloatStorage];
+    const dst = i === 0 ? total : part!;
+    for (let k = 0; k < groups; k++) be.matmul(gradOut.data, (i * o + k * og) * l, src, at + k * ck * l, dst, k * og * ck, og, l, ck, false, true);
+    if (i > 0) {
+      be.binary("add", total, undefined, part!, undefined, next!, [size]);
+      [total, next] = [next!, total];
+    }
+  }
+  if (cols !== null) release(cols);
+  if (part !== null) release(part);
+  if (next !== null) release(next);
+  return Tensor.fromStorage(total, [o, g.c / groups, g.kh, g.kw], dtype);
+}
+
+const describeConv = (s: ConvSpec): Record<string, unknown> => ({
+  stride: [s.g.strideH, s.g.strideW],
+  padding: [s.g.padH, s.g.padW],
+  dilation: [s.g.dilH, s.g.dilW],
+  groups: s.groups,
+});
+
+const conv2dOp = defineOp<[Tensor, Tensor, Tensor | null, ConvSpec], [Tensor, Tensor, boolean, ConvSpec]>({
+  name: "conv2d",
+  forward(ctx, x, w, bias, s) {
+    ctx.save([x, w, bias !== null, s]);
+    return convForward(x, w, bias, s);
+  },
+  backward(ctx, gradOut): InputGrads {
+    const [x, w, hasBias, s] = ctx.saved;
+    const gx = ctx.needsInputGrad[0] ? conv2dInputGradOp(gradOut, w, s) : null;
+    const gw = ctx.needsInputGrad[1] ? conv2dWeightGradOp(x, gradOut, s) : null;
+    if (!hasBias) return [gx, gw];
+    return [gx, gw, ctx.needsInputGrad[2] ? sum(gradOut, { axis: [0, 2, 3] }) : null];
+  },
+  describe: (_x, _w, _b, s) => describeConv(s),
+});
+
+const conv2dInputGradOp = defineOp<[Tensor, Tensor, ConvSpec], [Tensor, Tensor, ConvSpec]>({
+  name: "conv2dInputGrad",
+  forward(ctx, gradOut, w, s) {
+    ctx.save([gradOut, w, s]);
+    return convInputGrad(gradOut, w, s);
+  },
+  // Linear in each argument: its vector-Jacobian products are the forward conv and the weight gradient.
+  backward(ctx, gg): InputGrads {
+    const [gradOut, w, s] = ctx.saved;
+    return [
+      ctx.needsInputGrad[0] ? conv2dOp(gg, w, null, s) : null,
+      ctx.needsInputGrad[1] ? conv2dWeightGradOp(gg, gradOut, s) : null,
+    ];
+  },
+  describe: (_g, _w, s) => describeConv(s),
+});
+
+const conv2dWeightGradOp = defineOp<[Tensor, Tensor, ConvSpec], [Tensor, Tensor, ConvSpec]>({
+  name: "conv2dWeightGrad",
+  forward(ctx, x, gradOut, s) {
+    ctx.save([x, gradOut, s]);
+    return convWeightGrad(x, gradOut, s);
+  },
+  backward(ctx, gg): InputGrads {
+    const [x, gradOut, s] = ctx.saved;
+    return [
+      ctx.needsInputGrad[0] ? conv2dInputGradOp(gradOut, gg, s) : null,
+      ctx.needsInputGrad[1] ? conv2dOp(x, gg, null, s) : null,
+    ];
+  },
+  describe: (_x, _g, s) => describeConv(s),
+});
+
+/** PyTorch's convolution output size: floor((n + 2·pad − dil·(k − 1) − 1) / stride) + 1. */
+const convOutSize = (n: number, k: number, stride: number, pad: number, dil: number): number => Math.floor((n + 2 * pad - dil * (k - 1) - 1) / stride) + 1;
+
+/**
+ * 2-D convolution (cross-correlation, as torch.nn.functional.conv2d): x [N, C, H, W],
+ * weight [O, C/groups, kH, kW], bias [O] (optional) → [N, O, outH, outW] with
+ * outH = ⌊(H + 2·padding − dilation·(kH − 1) − 1) / stride⌋ + 1 (likewise outW), and
+ * out[n, o, i, j] = bias[o] + Σ_{c,a,b} x[n, g·C/groups + c, i·stride − padding + a·dilation, j·stride − padding + b·dilation]·weight[o, c, a, b]
+ * (g: o's group; zeros outside the image). An unbatched x [C, H, W] gives [O, outH, outW].
+ * stride, padding and dilation are an int or a [height, width] pair. Gradients flow to x, weight
+ * and bias, to any order (createGraph). Computed per image as im2col + one matrix product.
+ * @example const y = conv2d(x, w, b, { padding: 1 }); // x [8, 3, 32, 32], w [16, 3, 3, 3] → [8, 16, 32, 32]
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  assertTensor("conv2d", "x", x);
+  assertTensor("conv2d", "weight", weight);
+  if (bias !== undefined && bias !== null) assertTensor("conv2d", "bias", bias);
+  const b = bias ?? null;
+  const xb = batched("conv2d", x);
+  if (weight.ndim !== 4) {
+    throw new ShapeError(`conv2d: weight must be [outChannels, inChannels / groups, kH, kW], got shape ${fmtShape(weight.shape)} (x has shape ${fmtShape(x.shape)}).`);
+  }
+  const [stride, padding, dilation] = [
+    pair("conv2d", "stride", options.stride, [1, 1], 1),
+    pair("conv2d", "padding", options.padding, [0, 0], 0),
+    pair("conv2d", "dilation", options.dilation, [1, 1], 1),
+  ];
+  const groups = options.groups ?? 1;
+  const [n, c, h, w] = xb.shape as [number, number, number, number];
+  const [o, cg, kh, kw] = weight.shape as [number, number, number, number];
+  if (!Number.isInteger(groups) || groups < 1) throw new ValueError(`conv2d: groups must be a positive integer, got ${JSON.stringify(options.groups)}.`);
+  if (c % groups !== 0 || o % groups !== 0) {
+    throw new ShapeError(`conv2d: groups = ${groups} must divide both the input channels (${c}, x shape ${fmtShape(x.shape)}) and the output channels (${o}, weight shape ${fmtShape(weight.shape)}).`);
+  }
+  if (cg * groups !== c) {
+    throw new ShapeError(
+      `conv2d: x has ${c} channels (shape ${fmtShape(x.shape)}) but weight (shape ${fmtShape(weight.shape)}) expects ${cg}${groups > 1 ? `·${groups} groups = ${cg * groups}` : ""}: ` +
+        `weight must be [outChannels, inChannels / groups, kH, kW].`,
+    );
+  }
+  if (kh < 1 || kw < 1 || o < 1) throw new ShapeError(`conv2d: weight shape ${fmtShape(weight.shape)} has an empty axis.`);
+  if (b !== null && (b.ndim !== 1 || b.shape[0] !== o)) {
+    throw new ShapeError(`conv2d: bias must be [${o}] (one per output channel of weight ${fmtShape(weight.shape)}), got shape ${fmtShape(b.shape)}.`);
+  }
+  const outH = convOutSize(h, kh, stride[0], padding[0], dilation[0]);
+  const outW = convOutSize(w, kw, stride[1], padding[1], dilation[1]);
+  if (outH < 1 || outW < 1) {
+    const ekh = dilation[0] * (kh - 1) + 1, ekw = dilation[1] * (kw - 1) + 1;
+    throw new ShapeError(
+      `conv2d: the kernel (${kh} × ${kw}${dilation[0] > 1 || dilation[1] > 1 ? `, dilated to ${ekh} × ${ekw}` : ""}) is larger than the padded input ` +
+        `(${h} × ${w} with padding ${padding[0]}, ${padding[1]} → ${h + 2 * padding[0]} × ${w + 2 * padding[1]}); x shape ${fmtShape(x.shape)}, weight shape ${fmtShape(weight.shape)}.`,
+    );
+  }
+  const dtype = floatOf([x, weight, b]);
+  const g: Window2d = { c, h, w, kh, kw, strideH: stride[0], strideW: stride[1], padH: padding[0], padW: padding[1], dilH: dilation[0], dilW: dilation[1], outH, outW };
+  const y = conv2dOp(asDType(xb, dtype), asDType(weight, dtype), b === null ? null : asDType(b, dtype), { n, o, groups, g });
+  return x.ndim === 3 ? reshape(y, [o, outH, outW]) : y;
+}
+
+// ------------------------------------------------------------------ pooling
+
+/** One pooling call: g over all N·C planes, the input and output shapes [N, C, H, W] / [N, C, outH, outW]. */
+interface PoolSpec {
+  g: Window2d;
+  inShape: readonly number[];
+  outShape: readonly number[];
+  countIncludePad: boolean;
+}
+
+const maxPool2dOp = defineOp<[Tensor, PoolSpec], [Tensor, PoolSpec]>({
+  name: "maxPool2d",
+  forward(ctx, x, s) {
+    const { g } = s;
+    const m = g.outH * g.outW;
+    const out = allocateUninit(x.dtype, g.c * m) as FloatStorage;
+    const indices = allocateUninit("int32", g.c * m) as Int32Array;
+    getBackend().maxPool2d(x.data as FloatStorage, g, out, indices);
+    ctx.save([Tensor.fromStorage(indices, [g.c, m], "int32"), s]);
+    return Tensor.fromStorage(out, s.outShape, x.dtype);
+  },
+  // The whole gradient of a window goes to its maximum (the first one on ties).
+  backward(ctx, gradOut): InputGrads {
+    const [indices, s] = ctx.saved;
+    return [maxPool2dBackwardOp(gradOut, indices, s)];
+  },
+  describe: (_x, s) => describePool(s),
+});
+
+/** Scatters gradOut to the argmax positions (their sum where windows overlap); its own backward gathers from them. */
+const maxPool2dBackwardOp = defineOp<[Tensor, Tensor, PoolSpec], [Tensor, PoolSpec]>({
+  name: "maxPool2dBackward",
+  forward(ctx, gradOut, indices, s) {
+    const { g } = s;
+    const dx = allocate(gradOut.dtype, g.c * g.h * g.w);
+    getBackend().scatterAdd(gradOut.data, indices.data as Int32Array, g.c, g.h * g.w, g.outH * g.outW, 1, dx, false);
+    ctx.save([indices, s]);
+    return Tensor.fromStorage(dx, s.inShape, gradOut.dtype);
+  },
+  backward(ctx, gg): InputGrads {
+    const [indices, s] = ctx.saved;
+    const picked = gather(reshape(gg, [s.g.c, s.g.h * s.g.w]), 1, indices);
+    return [reshape(picked, s.outShape), null];
+  },
+  describe: (_g, _i, s) => describePool(s),
+});
+
+const avgPool2dOp = defineOp<[Tensor, PoolSpec], PoolSpec>({
+  name: "avgPool2d",
+  forward(ctx, x, s) {
+    const out = allocateUninit(x.dtype, s.g.c * s.g.outH * s.g.outW) as FloatStorage;
+    getBackend().avgPool2d(x.data as FloatStorage, s.g, out, s.countIncludePad);
+    ctx.save(s);
+    return Tensor.fromStorage(out, s.outShape, x.dtype);
+  },
+  // Linear: the backward is the adjoint kernel (each window's gradient / divisor spread over the window).
+  backward(ctx, gradOut): InputGrads {
+    return [avgPool2dBackwardOp(gradOut, ctx.saved)];
+  },
+  describe: (_x, s) => describePool(s),
+});
+
+const avgPool2dBackwardOp = defineOp<[Tensor, PoolSpec], PoolSpec>({
+  name: "avgPool2dBackward",
+  forward(ctx, gradOut, s) {
+    const dx = allocate(gradOut.dtype, s.g.c * s.g.h * s.g.w) as FloatStorage;
+    getBackend().avgPool2dBackward(gradOut.data as FloatStorage, s.g, dx, s.countIncludePad);
+    ctx.save(s);
+    return Tensor.fromStorage(dx, s.inShape, gradOut.dtype);
+  },
+  // The adjoint of the adjoint: average pooling again.
+  backward(ctx, gg): InputGrads {
+    return [avgPool2dOp(gg, ctx.saved)];
+  },
+  describe: (_g, s) => describePool(s),
+});
+
+function describePool(s: PoolSpec): Record<string, unknown> {
+  const { g } = s;
+  return { kernelSize: [g.kh, g.kw], stride: [g.strideH, g.strideW], padding: [g.padH, g.padW], dilation: [g.dilH, g.dilW] };
+}
+
+/** PyTorch's pooling output size (pooling_output_shape): floor or ceil mode, a last window must start inside the input or its left padding. */
+function poolOutSize(n: number, k: number, stride: number, pad: number, dil: number, ceilMode: boolean): number {
+  let out = Math.floor((n + 2 * pad - dil * (k - 1) - 1 + (ceilMode ? stride - 1 : 0)) / stride) + 1;
+  if (ceilMode && (out - 1) * stride >= n + pad) out--;
+  return out;
+}
+
+/** Checks a pooling call and returns its spec (x already [N, C, H, W]). */
+function poolSpec(
+  op: string,
+  x: Tensor,
+  xb: Tensor,
+  opts: { kernelSize: Size2; stride?: Size2; padding?: Size2; dilation?: Size2; ceilMode?: boolean },
+  countIncludePad: boolean,
+): PoolSpec {
+  if (opts === null || typeof opts !== "object" || opts.kernelSize === undefined) {
+    throw new ValueError(`${op}: options.kernelSize is required (an int or a [height, width] pair), e.g. ${op}(x, { kernelSize: 2 }).`);
+  }
+  const kernel = pair(op, "kernelSize", opts.kernelSize, [1, 1], 1);
+  const stride = pair(op, "stride", opts.stride, kernel, 1);
+  const padding = pair(op, "padding", opts.padding, [0, 0], 0);
+  const dilation = pair(op, "dilation", opts.dilation, [1, 1], 1);
+  const ceilMode = opts.ceilMode ?? false;
+  if (padding[0] > kernel[0] / 2 || padding[1] > kernel[1] / 2) {
+    throw new ValueError(`${op}: padding must be at most half the kernel size, got padding [${padding.join(", ")}] with kernelSize [${kernel.join(", ")}].`);
+  }
+  const [n, c, h, w] = xb.shape as [number, number, number, number];
+  const outH = poolOutSize(h, kernel[0], stride[0], padding[0], dilation[0], ceilMode);
+  const outW = poolOutSize(w, kernel[1], stride[1], padding[1], dilation[1], ceilMode);
+  if (outH < 1 || outW < 1) {
+    throw new ShapeError(
+      `${op}: the window (${kernel[0]} × ${kernel[1]}${dilation[0] > 1 || dilation[1] > 1 ? `, dilation ${dilation[0]}, ${dilation[1]}` : ""}) is larger than the padded input ` +
+        `(${h} × ${w} with padding ${padding[0]}, ${padding[1]}); x shape ${fmtShape(x.shape)}.`,
+    );
+  }
+  const g: Window2d = { c: n * c, h, w, kh: kernel[0], kw: kernel[1], strideH: stride[0], strideW: stride[1], padH: padding[0], padW: padding[1], dilH: dilation[0], dilW: dilation[1], outH, outW };
+  return { g, inShape: xb.shape, outShape: [n, c, outH, outW], countIncludePad };
+}
+
+/** Throws unless every max-pooling window along an axis holds an element of the input (with dilation a window can fall between them, into the padding). */
+function checkWindowsHitInput(op: string, axis: string, n: number, k: number, stride: number, pad: number, dil: number, out: number, x: Tensor): void {
+  for (let i = 0; i < out; i++) {
+    const start = i * stride - pad;
+    const first = start >= 0 ? start : start + Math.ceil(-start / dil) * dil;
+    if (first >= n || first > start + (k - 1) * dil) {
+      throw new ShapeError(`${op}: window ${i} along the ${axis} covers only padding (size ${n}, kernel ${k}, stride ${stride}, padding ${pad}, dilation ${dil}); x shape ${fmtShape(x.shape)}. Use less padding or dilation.`);
+    }
+  }
+}
+
+/**
+ * 2-D max pooling (torch.nn.functional.max_pool2d): x [N, C, H, W] (or [C, H, W]) →
+ * [N, C, outH, outW], each the maximum of its window; outH = ⌊(H + 2·padding − dilation·(k − 1) − 1) / stride⌋ + 1
+ * (⌈…⌉ with ceilMode, a last window starting inside the input or its left padding). stride
+ * defaults to kernelSize; padding (at most half the kernel) is −∞. The gradient goes whole to each
+ * window's maximum: the first one on ties, as PyTorch's argmax; a NaN in a window wins.
+ * @example maxPool2d(x, { kernelSize: 2 }); // [8, 16, 32, 32] → [8, 16, 16, 16]
+ */
+export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
+  assertTensor("maxPool2d", "x", x);
+  const xb = batched("maxPool2d", x);
+  const s = poolSpec("maxPool2d", x, xb, options, true);
+  const { g } = s;
+  checkWindowsHitInput("maxPool2d", "height", g.h, g.kh, g.strideH, g.padH, g.dilH, g.outH, x);
+  checkWindowsHitInput("maxPool2d", "width", g.w, g.kw, g.strideW, g.padW, g.dilW, g.outW, x);
+  const y = maxPool2dOp(asDType(xb, floatOf([x])), s);
+  return x.ndim === 3 ? reshape(y, s.outShape.slice(1)) : y;
+}
+
+/**
+ * 2-D average pooling (torch.nn.functional.avg_pool2d): x [N, C, H, W] (or [C, H, W]) →
+ * [N, C, outH, outW], each its window's sum / the window's size (padding counted, PyTorch's
+ * default; `countIncludePad: false` divides by the input elements covered). Output size as
+ * maxPool2d without dilation; stride defaults to kernelSize. Linear, so its gradient spreads
+ * each output's gradient / divisor evenly over the window.
+ * @example avgPool2d(x, { kernelSize: 2 }); // [8, 16, 32, 32] → [8, 16, 16, 16]
+ */
+export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
+  assertTensor("avgPool2d", "x", x);
+  const xb = batched("avgPool2d", x);
+  const s = poolSpec("avgPool2d", x, xb, { ...options, dilation: undefined }, options?.countIncludePad ?? true);
+  const y = avgPool2dOp(asDType(xb, floatOf([x])), s);
+  return x.ndim === 3 ? reshape(y, s.outShape.slice(1)) : y;
+}
