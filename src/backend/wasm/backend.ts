@@ -113,6 +113,7 @@ const COMPARE: Partial<Record<BinaryOp, readonly [number, boolean, boolean]>> = 
 const REDUCE: Partial<Record<ReduceOp, number>> = { sum: 0, max: 1, min: 2 };
 
 type Float = Float32Array | Float64Array;
+
 const isF32 = (x: Storage): x is Float32Array => x instanceof Float32Array;
 const isF64 = (x: Storage): x is Float64Array => x instanceof Float64Array;
 
@@ -257,7 +258,7 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
       const cols = shape[nd - 1]!;
       // The rows kernel runs each row's last vector past its end, into the next row: written in
       // place over an operand it would clobber that row before reading it.
-      if (out.buffer === a.buffer || out.buffer === b.buffer) {
+      if (mem.overlaps(out, a) || mem.overlaps(out, b)) {
         jsBackend.binary(op, a, aStrides, b, bStrides, out, outShape);
         return;
       }

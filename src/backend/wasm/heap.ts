@@ -189,6 +189,12 @@ export class WasmHeap implements StorageAllocator {
     return buf === this.buffer || this.buffers.has(buf);
   }
 
+  /** Whether two arrays share memory: views of one memory (whichever buffer object each has) or of one buffer, with overlapping byte ranges. */
+  overlaps(x: Storage, y: Storage): boolean {
+    const same = x.buffer === y.buffer || (this.buffers.has(x.buffer) && this.buffers.has(y.buffer));
+    return same && x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
+  }
+
   /** Whether `x` is a whole resident block's view (so a kernel may write whole vectors past its end). */
   ownsBlock(x: Storage): boolean {
     if (!this.owns(x)) return false;
