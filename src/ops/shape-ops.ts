@@ -2,7 +2,7 @@ import { getBackend } from "../backend/index.js";
 import type { InputGrads } from "../autograd/node.js";
 import { defineOp } from "../autograd/define-op.js";
 import { DTypeError, IndexError, ShapeError, ValueError, fmtShape } from "../errors.js";
-import { allocate, isFloat, type DType } from "../tensor/dtype.js";
+import { allocate, allocateUninit, isFloat, type DType } from "../tensor/dtype.js";
 import { normalizeAxes, normalizeAxis, resolveShape, sizeOf, stridesOf, assertValidShape } from "../tensor/shape.js";
 import { Tensor, assertTensor } from "../tensor/tensor.js";
 import { sumToShape } from "../autograd/sum-to-shape.js";
@@ -431,7 +431,10 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 const cloneOp = defineOp({
   name: "clone",
   forward(_ctx, x: Tensor) {
-    return Tensor.fromStorage(x.data.slice(), x.shape, x.dtype);
+    // allocate, not data.slice(): the copy lives where the backend keeps tensors (wasm memory).
+    const out = allocateUninit(x.dtype, x.size);
+    out.set(x.data);
+    return Tensor.fromStorage(out, x.shape, x.dtype);
   },
   backward: (_ctx, gradOut) => [gradOut],
 });
