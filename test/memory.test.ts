@@ -160,6 +160,27 @@ describe.skipIf(!wasm)("tensors in WebAssembly memory", () => {
     expect(afterTraining).toBeGreaterThanOrEqual(base);
   });
 
+  it("a gradient dropped by zeroGrad() inside tidy is freed with the scope (and fails loudly if kept)", () => {
+    const w = randn([32, 32]).requiresGrad_();
+    w.matmul(w).sum().backward();
+    const before = memoryStats().liveBlocks;
+    let old: Tensor | undefined;
+    for (let i = 0; i < 5; i++) {
+      tidy(() => {
+        old = w.grad!;
+        w.zeroGrad();
+        w.matmul(w).sum().backward();
+        return 0;
+      });
+    }
+    expect(memoryStats().liveBlocks).toBe(before);
+    expect(() => old!.sum()).toThrow(GraphError);
+    // The live gradient is the last step's alone (set to null, then one backward).
+    const v = w.detach().requiresGrad_();
+    v.matmul(v).sum().backward();
+    expect(Array.from(w.grad!.data)).toEqual(Array.from(v.grad!.data));
+  });
+
   it("tidy refuses an async function", () => {
     expect(() => tidy(async () => 1)).toThrow(ValueError);
   });

@@ -3,7 +3,7 @@ import { isFloat, type DType } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
 import { getCapture, withScope } from "../autograd/mode.js";
 import { Parameter } from "./parameter.js";
-import { markPersistent } from "../tensor/storage.js";
+import { dropGradient, markPersistent } from "../tensor/storage.js";
 
 /** Parameters whose label namedParameters() set (a later walk from a larger model may rename them). */
 const autoLabeled = new WeakSet<Tensor>();
@@ -177,7 +177,10 @@ export abstract class Module {
 
   /** Clears every parameter's gradient. */
   zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+    for (const p of this.parameters()) {
+      dropGradient(p.grad);
+      p.grad = null;
+    }
   }
 
   /** Calls fn on every module (this one first); returns this. */

@@ -11,7 +11,7 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "../errors.js";
 import { allocate, isFloat, type FloatStorage } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
 import { enableGrad } from "../autograd/mode.js";
-import { markPersistent } from "../tensor/storage.js";
+import { dropGradient, markPersistent } from "../tensor/storage.js";
 
 /** Hyperparameters every optimizer has. */
 export interface Hyperparams {
@@ -201,7 +201,10 @@ export abstract class Optimizer<H extends Hyperparams = Hyperparams> {
   zeroGrad(setToNone = true): void {
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        if (setToNone) p.grad = null;
+        if (setToNone) {
+          dropGradient(p.grad);
+          p.grad = null;
+        }
         else if (p.grad) p.grad.data.fill(0);
       }
     }

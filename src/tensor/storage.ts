@@ -69,6 +69,22 @@ export function markPersistent(data: Storage): void {
   if (owners.has(data)) persistent.add(data);
 }
 
+/**
+ * @internal A gradient that a zeroGrad() drops (sets to null) stops living on by design: inside a
+ * tidy() it becomes one of the scope's own tensors (freed at its end unless returned or kept), so
+ * a loop that zeroes gradients by setting them to null inside tidy does not pile up old ones.
+ * Outside any scope the garbage collector frees it, as before.
+ */
+export function dropGradient(t: Tensor | null): void {
+  if (t === null || frames.length === 0) return;
+  const s = t._storage();
+  if (s === null || !owners.has(s) || !persistent.has(s)) return;
+  persistent.delete(s);
+  const top = frames[frames.length - 1]!;
+  top.storages.push(s);
+  top.tensors.push(t);
+}
+
 /** Collects the storages reachable from a value: tensors, their graphs (inputs and saved values), arrays, plain objects, Maps. */
 function reachable(value: unknown, into: Set<Storage>, seen: Set<unknown>, depth: number): void {
   if (value === null || typeof value !== "object" || depth > 64 || seen.has(value)) return;

@@ -4,7 +4,7 @@ import { runBackward, type BackwardOptions } from "../autograd/engine.js";
 import { isFloat, type DType, type Storage } from "./dtype.js";
 import { sizeOf } from "./shape.js";
 import { formatTensor } from "./format.js";
-import { trackTensor } from "./storage.js";
+import { dropGradient, trackTensor } from "./storage.js";
 import * as ops from "../ops/index.js";
 import type { AxisOptions, ReduceOptions, VarOptions } from "../ops/reduce.js";
 import type { SoftplusOptions } from "../ops/elementwise.js";
@@ -168,6 +168,7 @@ export class Tensor {
 
   /** Clears the accumulated gradient. */
   zeroGrad(): void {
+    dropGradient(this.grad);
     this.grad = null;
   }
 
