@@ -55,6 +55,7 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import * as jax from "@jax-js/jax";
 // A relative path, so the esbuild bundle includes these files (the packages stay external).
 import "../node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js";
+import { buildInfo } from "../src/backend/wasm/backend.js";
 // The Node entry: worker threads on every core (its side effect, kept by package.json's sideEffects).
 import * as cr from "../src/node.js";
 import type { MemoryRun, MemorySample } from "./train-memory.js";
@@ -1138,7 +1139,12 @@ async function benchRows(rows: Row[]): Promise<string[]> {
       "Before each library's turn on each row: a full GC and two event-loop turns, so no case pays for the garbage of the cases before it.",
   );
   notes.push("TF.js gradients: tfjs-core's dist/register_all_gradients (what @tensorflow/tfjs registers).");
-  if (own.length >= 2) notes.push("(copy note: to be updated by the lead)");
+  if (own.length >= 2) {
+    notes.push(
+      `chainrule wasm: tensors live in the backend's shared WebAssembly memory (pooled blocks; docs/backend.md, Memory), so its kernels read and write them in place with no copies in or out; ` +
+        `the ${buildInfo.relaxedSimd ? "relaxed-SIMD build (fused multiply-adds in the matmul micro-kernels; Node 20 runs it once chainrule turns on V8's --experimental-wasm-relaxed-simd)" : "plain SIMD build (this engine has no relaxed SIMD)"}.`,
+    );
+  }
   notes.push(...targetNotes(rows, results));
 
   const threaded = own.includes("chainrule-threads");

@@ -91,10 +91,12 @@ export const wasmTuning = {
   minThreadedMacs: 2 ** 21,
   /**
    * Elements from which an elementwise kernel (unary; same-shape or scalar binary and
-   * comparison) is split across threads; exp, sigmoid and tanh, which cost ~10× more per
-   * element, split from an eighth of it.
+   * comparison) is split across threads. The cheap ones (relu, add...) are bound by memory
+   * bandwidth, which a second core hardly adds to (on this 2-core VM 2^20-element relu and add
+   * ran no faster, often slower, on 2 threads); exp, sigmoid and tanh cost ~10× more per element
+   * and split from 1/64 of it (2^15 elements).
    */
-  minThreadedElements: 2 ** 18,
+  minThreadedElements: 2 ** 21,
 };
 
 // Op codes shared with assembly/kernels.ts.
@@ -190,7 +192,7 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
         const size = f32 ? 4 : 8;
         const costly = op === "exp" || op === "sigmoid" || op === "tanh";
         const threaded =
-          n >= (costly ? wasmTuning.minThreadedElements / 8 : wasmTuning.minThreadedElements) &&
+          n >= (costly ? wasmTuning.minThreadedElements / 64 : wasmTuning.minThreadedElements) &&
           px !== po && // a part re-run after a failed worker must not see its own output
           threadedRange(mem, f32 ? "unaryF32" : "unaryF64", n, (s, c) => [code, px + s * size, po + s * size, c]);
         if (!threaded) (f32 ? k.unaryF32 : k.unaryF64)(code, px, po, n);

@@ -97,6 +97,9 @@ const JOB_CALL = 4;
 const CALLABLE = ["unaryF32", "unaryF64", "binaryF32", "binaryF64", "compareF32", "compareF64", "whereF32", "whereF64", "rowsF32", "rowsF64"] as const;
 export type CallableKernel = (typeof CALLABLE)[number];
 
+/** Atomics.load polls before a thread sleeps in Atomics.wait (about 50–100 µs). */
+const SPIN = 20_000;
+
 /** The worker's source (JavaScript with \`workerData\` in scope: the provider supplies it). */
 const WORKER_SOURCE = `
 const { module, memory, control, index } = workerData;
@@ -108,6 +111,9 @@ Atomics.store(c, base + ${READY}, 1);
 Atomics.notify(c, base + ${READY});
 let gen = 0;
 for (;;) {
+  // Spin a little before sleeping: the next job usually follows within microseconds (op(B) packed,
+  // then the rows of C; the next product), and waking a sleeping thread costs tens of them.
+  for (let i = 0; i < ${SPIN} && Atomics.load(c, base + ${GEN}) === gen; i++);
   Atomics.wait(c, base + ${GEN}, gen);
   const g = Atomics.load(c, base + ${GEN});
   if (g === gen) continue;
@@ -255,6 +261,8 @@ function postJobs(p: Pool, parts: number, job: (t: number) => readonly number[])
 /** Waits for workers 1 … parts − 1 to finish their jobs; false if one failed (threads are then off). */
 function joinJobs(p: Pool, parts: number): boolean {
   const c = p.control;
+  // Spin first (the workers usually finish within microseconds of this thread), then sleep.
+  for (let i = 0; i < SPIN && Atomics.load(c, DONE) < parts - 1; i++);
   if (canBlock()) for (let d = Atomics.load(c, DONE); d < parts - 1; d = Atomics.load(c, DONE)) Atomics.wait(c, DONE, d);
   else while (Atomics.load(c, DONE) < parts - 1); // a browser's main thread may not block: spin (the wait is the workers' last part)
   if (Atomics.load(c, FAILED)) {
