@@ -132,7 +132,19 @@ export function unaryF32(op: i32, x: usize, out: usize, n: i32): void {
     case U_ABS: for (let p = x; p < end; p += 16) v128.store(p + d, f32x4.abs(v128.load(p))); break;
     case U_SQRT: for (let p = x; p < end; p += 16) v128.store(p + d, f32x4.sqrt(v128.load(p))); break;
     // max(x, +0): NaN stays NaN and −0 gives +0, like the reference's h + |h|.
-    case U_RELU: for (let p = x; p < end; p += 16) v128.store(p + d, f32x4.max(v128.load(p), zero)); break;
+    case U_RELU: {
+      // Four vectors per iteration: this op is bound by memory traffic and loop overhead.
+      let p = x;
+      for (; p + 64 <= end; p += 64) {
+        const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+        v128.store(p + d, f32x4.max(v0, zero));
+        v128.store(p + d, f32x4.max(v1, zero), 16);
+        v128.store(p + d, f32x4.max(v2, zero), 32);
+        v128.store(p + d, f32x4.max(v3, zero), 48);
+      }
+      for (; p < end; p += 16) v128.store(p + d, f32x4.max(v128.load(p), zero));
+      break;
+    }
     case U_EXP: for (let p = x; p < end; p += 16) v128.store(p + d, expF32x4(v128.load(p))); break;
     case U_SIGMOID: for (let p = x; p < end; p += 16) v128.store(p + d, sigmoidF32x4(v128.load(p))); break;
     case U_TANH: for (let p = x; p < end; p += 16) v128.store(p + d, tanhF32x4(v128.load(p))); break;
