@@ -8,13 +8,14 @@ import { attachThreads, threadedMatmul, threadedRange } from "./threads.js";
 /**
  * The WebAssembly SIMD backend. Its kernels (assembly/kernels.ts, compiled by
  * assembly/build.mjs into kernels.generated.ts) run on 128-bit vectors: 4 float32 or 2 float64
- * lanes. Operands stay in JavaScript typed arrays, freed by the garbage collector: each call
- * copies its inputs into a scratch region of the module's linear memory (grown on demand,
- * never shrunk), runs the kernel there and copies the result back. Whatever it does not
- * implement (int32 and bool, broadcasting beyond rows × columns, log, pow, gather/scatter,
- * strided copies...) is the JavaScript backend's kernel; so are calls too small to repay the
- * copies (see `wasmTuning`). Large matmuls run on several threads where a thread provider is
- * registered (./threads.ts; the Node entry does). docs/backend.md has the details and the numerics.
+ * lanes. Where the memory can be shared, tensors live in it (./heap.ts: pooled blocks, freed by
+ * tidy()/dispose() or the garbage collector) and kernels read and write them in place; other
+ * arrays (and every array where the memory cannot be shared) are copied into temporary blocks
+ * and back. Whatever it does not implement (int32 and bool, broadcasting beyond rows × columns,
+ * log, pow, gather/scatter, strided copies...) is the JavaScript backend's kernel; so are tiny
+ * calls on arrays outside wasm memory (see `wasmTuning`). Large matmuls and elementwise kernels
+ * run on several threads where a thread provider is registered (./threads.ts; the Node entry
+ * does, and the main entry in cross-origin-isolated pages). docs/backend.md has the details.
  */
 
 /** The functions assembly/kernels.ts exports (pointers are byte offsets into `memory`). */
