@@ -566,12 +566,14 @@ function instantiate(plain: WebAssembly.Module, threaded: WebAssembly.Module | u
   if (threaded && memory) {
     k = { ...(new WebAssembly.Instance(threaded, { env: { memory } }).exports as unknown as KernelExports), memory };
     heap = new WasmHeap(memory, k.heapBase(), true);
-    attachThreads(threaded, heap);
+    // The first backend loaded is the one the registry uses: its memory is the threads' (a second
+    // load, as tests make, gets a backend of its own that runs on one thread).
+    if (activeHeap === undefined) attachThreads(threaded, heap);
   } else {
     k = new WebAssembly.Instance(plain, {}).exports as unknown as KernelExports;
     heap = new WasmHeap(k.memory, k.heapBase(), false);
   }
-  activeHeap = heap;
+  activeHeap ??= heap;
   return createWasmBackend(k, heap);
 }
 
