@@ -79,8 +79,9 @@ const DONE = 0;
 const FAILED = 1;
 /** The next chunk of rows of C to take (Atomics.add), in a rows job. */
 const NEXT = 2;
-/** Chunk flags (set to 1 when a chunk of rows of C is done) start here. */
-const CHUNKS = HEADER + SLOTS * 64;
+/** The control block: the header, then SLOTS per worker (at most MAX_THREADS − 1 workers). */
+const CONTROL_SLOTS = HEADER + SLOTS * MAX_THREADS;
+/** At most this many chunks of rows of C per product. */
 const MAX_CHUNKS = 1024;
 // Per-worker slots (from HEADER + index·SLOTS): GEN is bumped to post a job (−1: exit), READY set
 // once the worker's instance exists, then the job: its kind (JOB_*) and the kernel's arguments.
@@ -128,8 +129,6 @@ for (;;) {
       const m = c[j + 4], rows = c[j + 12], chunks = c[j + 13];
       for (let i = Atomics.add(c, ${NEXT}, 1); i < chunks; i = Atomics.add(c, ${NEXT}, 1)) {
         f(c[j + 1], c[j + 2], c[j + 3], m, c[j + 5], c[j + 6], c[j + 7], c[j + 8], c[j + 9], c[j + 10], c[j + 11], i * rows, Math.min(m, (i + 1) * rows), 1);
-        Atomics.store(c, ${CHUNKS} + i, 1);
-        Atomics.notify(c, ${CHUNKS} + i);
       }
     } else if (kind === ${JOB_CALL}) {
       const f = k[callable[c[j + 1]]];
@@ -218,7 +217,7 @@ function ensurePool(workers: number): Pool | undefined {
     if (!pool) {
       const memory = shared.heap.memory;
       const k = new WebAssembly.Instance(shared.module, { env: { memory } }).exports as unknown as ThreadKernels;
-      const control = new Int32Array(new SharedArrayBuffer((CHUNKS + MAX_CHUNKS) * 4));
+      const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
       pool = { module: shared.module, heap: shared.heap, k, control, workers: [] };
     }
     const p = pool;
