@@ -1423,3 +1423,44 @@ export function avgPool2dBackwardF32(g: usize, gIn: usize, gOut: usize, c: i32, 
 export function avgPool2dBackwardF64(g: usize, gIn: usize, gOut: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, outH: i32, outW: i32, includePad: bool): void {
   avgPoolPlanes<f64>(true, g, gIn, gOut, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW, includePad);
 }
+
+// ------------------------------------------------------------------ strided copies
+
+/**
+ * out[i·cols + j] = src[i·s0 + j·s1] for i < rows, j < cols: a 2-D strided view (a transpose,
+ * a slice, an expanded axis) copied into contiguous storage, for 4-byte elements (float32 and
+ * int32 alike: the bits are moved). Element strides. 32×32 tiles, so a transpose reads and writes
+ * whole cache lines.
+ */
+export function copy2d32(src: usize, s0: i32, s1: i32, out: usize, rows: i32, cols: i32): void {
+  const T = 32;
+  for (let i0 = 0; i0 < rows; i0 += T) {
+    const i1 = min(rows, i0 + T);
+    for (let j0 = 0; j0 < cols; j0 += T) {
+      const j1 = min(cols, j0 + T);
+      for (let i = i0; i < i1; i++) {
+        let s = src + ((<usize>(i * s0 + j0 * s1)) << 2);
+        let o = out + ((<usize>(i * cols + j0)) << 2);
+        const step = <usize>s1 << 2;
+        for (let j = j0; j < j1; j++, s += step, o += 4) store<u32>(o, load<u32>(s));
+      }
+    }
+  }
+}
+
+/** copy2d32 for 8-byte elements (float64). */
+export function copy2d64(src: usize, s0: i32, s1: i32, out: usize, rows: i32, cols: i32): void {
+  const T = 32;
+  for (let i0 = 0; i0 < rows; i0 += T) {
+    const i1 = min(rows, i0 + T);
+    for (let j0 = 0; j0 < cols; j0 += T) {
+      const j1 = min(cols, j0 + T);
+      for (let i = i0; i < i1; i++) {
+        let s = src + ((<usize>(i * s0 + j0 * s1)) << 3);
+        let o = out + ((<usize>(i * cols + j0)) << 3);
+        const step = <usize>s1 << 3;
+        for (let j = j0; j < j1; j++, s += step, o += 8) store<u64>(o, load<u64>(s));
+      }
+    }
+  }
+}

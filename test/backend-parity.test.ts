@@ -343,6 +343,45 @@ describe.skipIf(!simdSupported())("wasm backend kernels agree with the js refere
     }
   });
 
+  it("copyStrided in tiles (permutes, slices with steps, expanded axes, batches of 2-D slices) equals the js kernel", () => {
+    const initialCopy = wasmTuning.minCopyElements;
+    wasmTuning.minCopyElements = 0;
+    try {
+      const shapeArb = fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 2, maxLength: 4 });
+      fc.assert(
+        fc.property(shapeArb, fc.integer({ min: 0, max: 1000 }), fc.constantFrom("f32", "f64", "i32"), (shape, seed, kind) => {
+          // A random permutation and, on one axis, a step or an expansion (stride 0) or a negative step.
+          const nd = shape.length;
+          const perm = [...Array(nd).keys()].sort((x, y) => ((x * 7 + seed) % nd) - ((y * 7 + seed) % nd));
+          const base: number[] = new Array(nd);
+          let acc = 1;
+          for (let d = nd - 1; d >= 0; d--) {
+            base[d] = acc;
+            acc *= shape[d]! * 2;
+          }
+          const total = acc;
+          const outShape = perm.map((d) => shape[d]!);
+          const strides = perm.map((d) => base[d]! * 2);
+          const twist = seed % 3;
+          const axis = seed % nd;
+          let offset = 3;
+          if (twist === 1) strides[axis] = 0;
+          if (twist === 2) {
+            offset += strides[axis]! * (outShape[axis]! - 1);
+            strides[axis] = -strides[axis]!;
+          }
+          const Ctor = kind === "f32" ? Float32Array : kind === "f64" ? Float64Array : Int32Array;
+          const src = new Ctor(Array.from({ length: total + 3 }, (_, i) => ((i * 37 + seed) % 101) - (kind === "i32" ? 50 : 50.5)));
+          const n = outShape.reduce((p, q) => p * q, 1);
+          expectSame(...both(() => new Ctor(n), (b, o) => b.copyStrided(src, offset, strides, outShape, o)), `copyStrided ${kind} ${outShape} ${strides}`);
+        }),
+        { seed: 7, numRuns: 150 },
+      );
+    } finally {
+      wasmTuning.minCopyElements = initialCopy;
+    }
+  });
+
   // ---------------------------------------------------------------- the kernels wasm delegates
 
   it("copyStrided, scatterStrided, gather, scatterAdd and cast (the js kernels) match", () => {

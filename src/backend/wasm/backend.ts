@@ -32,6 +32,8 @@ interface KernelExports {
   rowsF64(kind: number, op: number, invert: number, a: number, ars: number, aInner: number, b: number, brs: number, bInner: number, out: number, rows: number, cols: number): void;
   whereF32(cond: number, sc: number, a: number, sa: number, b: number, sb: number, out: number, n: number): void;
   whereF64(cond: number, sc: number, a: number, sa: number, b: number, sb: number, out: number, n: number): void;
+  copy2d32(src: number, s0: number, s1: number, out: number, rows: number, cols: number): void;
+  copy2d64(src: number, s0: number, s1: number, out: number, rows: number, cols: number): void;
   reduceF32(op: number, x: number, outer: number, len: number, inner: number, out: number): void;
   reduceF64(op: number, x: number, outer: number, len: number, inner: number, out: number): void;
   gemmF32(a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number, pa: number, pb: number): void;
@@ -90,6 +92,8 @@ export const wasmTuning = {
   minMatmulMacs: 4096,
   /** m·k·n from which a matmul is split across threads (when getNumThreads() > 1). */
   minThreadedMacs: 2 ** 21,
+  /** Elements of a strided copy (copyStrided) from which it runs in wasm, in tiles. */
+  minCopyElements: 4096,
   /**
    * Elements from which an elementwise kernel (unary; same-shape or scalar binary and
    * comparison) is split across threads. The cheap ones (relu, add...) are bound by memory
@@ -294,6 +298,43 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
         const [ob, sb] = mem.operand(b as Float, n);
         const po = mem.output(out);
         (isF32(a) ? k.whereF32 : k.whereF64)(pc, sc, oa, sa, ob, sb, po, n);
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
+    },
+
+    copyStrided(src, offset, strides, shape, out): void {
+      // Strided views (permute, expand, slice) of 4- and 8-byte elements, as 2-D slices in tiles:
+      // the js kernel walks a transpose's source column by column, missing the cache on each read.
+      const size = src.BYTES_PER_ELEMENT;
+      const [dims, [st]] = collapse(shape, [strides]);
+      const nd = dims.length;
+      const n = out.length;
+      if ((size !== 4 && size !== 8) || out.BYTES_PER_ELEMENT !== size || nd < 2 || n < wasmTuning.minCopyElements || st![nd - 1] === 1) {
+        jsBackend.copyStrided(src, offset, strides, shape, out);
+        return;
+      }
+      const rows = dims[nd - 2]!, cols = dims[nd - 1]!;
+      const s0 = st![nd - 2]!, s1 = st![nd - 1]!;
+      try {
+        const ps = mem.input(src);
+        const po = mem.output(out);
+        const f = size === 4 ? k.copy2d32 : k.copy2d64;
+        // The leading axes (a batch of 2-D slices) one slice at a time.
+        const lead = dims.slice(0, nd - 2);
+        const index = new Array<number>(lead.length).fill(0);
+        const slices = n / (rows * cols);
+        for (let t = 0; t < slices; t++) {
+          let off = offset;
+          for (let d = 0; d < lead.length; d++) off += index[d]! * st![d]!;
+          f(ps + off * size, s0, s1, po + t * rows * cols * size, rows, cols);
+          for (let d = lead.length - 1; d >= 0; d--) {
+            if (++index[d]! < lead[d]!) break;
+            index[d] = 0;
+          }
+        }
         mem.end();
       } catch (e) {
         mem.abort();
