@@ -79,6 +79,8 @@ const DONE = 0;
 const FAILED = 1;
 /** The next chunk of rows of C to take (Atomics.add), in a rows job. */
 const NEXT = 2;
+/** Threads done packing their share of op(B), in a rows job (a barrier before the rows). */
+const PACKED = 3;
 /** The control block: the header, then SLOTS per worker (at most MAX_THREADS − 1 workers). */
 const CONTROL_SLOTS = HEADER + SLOTS * MAX_THREADS;
 /** At most this many chunks of rows of C per product. */
@@ -90,8 +92,6 @@ const READY = 1;
 const JOB = 2;
 const JOB_ROWS_F32 = 0;
 const JOB_ROWS_F64 = 1;
-const JOB_PACK_F32 = 2;
-const JOB_PACK_F64 = 3;
 /** Calls one kernel export: slot JOB+1 its index in CALLABLE, JOB+2 the argument count, then the arguments. */
 const JOB_CALL = 4;
 /** The kernels a JOB_CALL may run (elementwise kernels over a part of their range). */
@@ -124,9 +124,16 @@ for (;;) {
   const kind = c[j];
   try {
     if (kind === ${JOB_ROWS_F32} || kind === ${JOB_ROWS_F64}) {
-      // Chunks of rows of C, taken one at a time until none is left.
+      // This thread's share of op(B)'s panels, then a barrier (spinning: every thread is awake),
+      // then chunks of rows of C, taken one at a time until none is left.
       const f = kind === ${JOB_ROWS_F64} ? k.gemmRowsF64 : k.gemmRowsF32;
-      const m = c[j + 4], rows = c[j + 12], chunks = c[j + 13];
+      const m = c[j + 4], rows = c[j + 12], chunks = c[j + 13], parts = c[j + 16];
+      try {
+        (kind === ${JOB_ROWS_F64} ? k.packBF64 : k.packBF32)(c[j + 2], c[j + 5], c[j + 6], c[j + 8], c[j + 10], c[j + 14], c[j + 15]);
+      } finally {
+        Atomics.add(c, ${PACKED}, 1);
+      }
+      while (Atomics.load(c, ${PACKED}) < parts);
       for (let i = Atomics.add(c, ${NEXT}, 1); i < chunks; i = Atomics.add(c, ${NEXT}, 1)) {
         f(c[j + 1], c[j + 2], c[j + 3], m, c[j + 5], c[j + 6], c[j + 7], c[j + 8], c[j + 9], c[j + 10], c[j + 11], i * rows, Math.min(m, (i + 1) * rows), 1);
       }
@@ -136,8 +143,6 @@ for (;;) {
       const args = new Array(argc);
       for (let i = 0; i < argc; i++) args[i] = c[j + 3 + i];
       f(...args);
-    } else {
-      (kind === ${JOB_PACK_F64} ? k.packBF64 : k.packBF32)(c[j + 1], c[j + 2], c[j + 3], c[j + 4], c[j + 5], c[j + 6], c[j + 7]);
     }
   } catch (e) {
     Atomics.store(c, ${FAILED}, 1);
@@ -323,21 +328,28 @@ export function threadedMatmul(mem: WasmHeap, f32: boolean, pa: number, pb: numb
   const join = (): boolean => joinJobs(p, parts);
   const c = p.control;
 
-  // Pack op(B) once for all threads: its panels split evenly between them.
+  // One job: every thread packs its share of op(B)'s panels, waits at a barrier (spinning: all
+  // threads are awake), then takes chunks of whole 4-row panels of C one at a time (which
+  // balances the load when a core is shared).
   const panels = nr / (f32 ? 8 : 4);
   const share = Math.ceil(panels / parts);
-  post((t) => [f32 ? JOB_PACK_F32 : JOB_PACK_F64, pb, k, n, transB ? 1 : 0, packedB, t * share, Math.min(panels, (t + 1) * share)]);
-  (f32 ? p.k.packBF32 : p.k.packBF64)(pb, k, n, transB ? 1 : 0, packedB, 0, Math.min(panels, share));
-  if (!join()) return false;
-
-  // Then the rows of C, in chunks of whole 4-row panels that every thread takes one at a time
-  // (which balances the load when a core is shared).
   Atomics.store(c, NEXT, 0);
-  const kernel = f32 ? p.k.gemmRowsF32 : p.k.gemmRowsF64;
+  Atomics.store(c, PACKED, 0);
   post((t) => {
     const [packA, edge] = scratch[t]!;
-    return [f32 ? JOB_ROWS_F32 : JOB_ROWS_F64, pa, pb, pc, m, k, n, transA ? 1 : 0, transB ? 1 : 0, packA, packedB, edge, chunkRows, chunks];
+    return [f32 ? JOB_ROWS_F32 : JOB_ROWS_F64, pa, pb, pc, m, k, n, transA ? 1 : 0, transB ? 1 : 0, packA, packedB, edge, chunkRows, chunks, Math.min(panels, t * share), Math.min(panels, (t + 1) * share), parts];
   });
+  try {
+    (f32 ? p.k.packBF32 : p.k.packBF64)(pb, k, n, transB ? 1 : 0, packedB, 0, Math.min(panels, share));
+  } finally {
+    Atomics.add(c, PACKED, 1);
+  }
+  while (Atomics.load(c, PACKED) < parts);
+  if (Atomics.load(c, FAILED)) {
+    join();
+    return false;
+  }
+  const kernel = f32 ? p.k.gemmRowsF32 : p.k.gemmRowsF64;
   const [packA, edge] = scratch[0]!;
   for (let i = Atomics.add(c, NEXT, 1); i < chunks; i = Atomics.add(c, NEXT, 1)) {
     kernel(pa, pb, pc, m, k, n, transA ? 1 : 0, transB ? 1 : 0, packA, packedB, edge, i * chunkRows, Math.min(m, (i + 1) * chunkRows), 1);
