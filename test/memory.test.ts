@@ -185,9 +185,17 @@ describe.skipIf(!wasm)("tensors in WebAssembly memory", () => {
     expect(() => tidy(async () => 1)).toThrow(ValueError);
   });
 
-  it("a reused block is zeroed for zeros() but a kernel output needs no zeroing", () => {
-    tidy(() => randn([50, 50]).add(7));
-    expect(zeros([50, 50]).sum().item()).toBe(0);
+  it("a block reused from the pool is zero-filled for zeros()", () => {
+    const pooled = memoryStats().pooledBytes;
+    tidy(() => {
+      randn([50, 50]).add(7); // freed at the end of the scope: its block goes to the pool
+    });
+    expect(memoryStats().pooledBytes).toBeGreaterThan(pooled);
+    const before = memoryStats().pooledBytes;
+    const z = zeros([50, 50]);
+    expect(memoryStats().pooledBytes).toBeLessThan(before); // it took a pooled (dirty) block
+    expect(z.sum().item()).toBe(0);
+    expect(z.abs().max().item()).toBe(0);
   });
 
   it("parameters, gradients and optimizer state survive tidy: training in tidy equals training without it, and its memory is flat", () => {
