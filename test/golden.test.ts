@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { Tensor, avgPool2d, concat, conv2d, gradients, matmul, maxPool2d, tensor } from "../src/index.js";
-import { batchNorm, binaryCrossEntropyWithLogits, crossEntropy, layerNorm, mseLoss, multiMarginLoss, svmLoss } from "../src/nn/functional.js";
+import { batchNorm, binaryCrossEntropyWithLogits, crossEntropy, layerNorm, mseLoss, multiMarginLoss, svmLoss } from "../src/nn/functional/index.js";
 
 // ------------------------------------------------------------------ the golden file
 

@@ -34,7 +34,7 @@ import {
   smoothL1Loss,
   svmLoss,
   type Reduction,
-} from "../src/nn/functional.js";
+} from "../src/nn/functional/index.js";
 
 const FC_SEED = 20240603;
 const NUM_RUNS = 12;

@@ -107,7 +107,7 @@ describe("stateDict / loadStateDict", () => {
 
   it("includes buffers (BatchNorm running statistics)", () => {
     const model = new Sequential(new Linear(3, 4), new nn.BatchNorm1d(4));
-    expect(Object.keys(model.stateDict())).toEqual(["0.weight", "0.bias", "1.weight", "1.bias", "1.runningMean", "1.runningVar", "1.numBatchesTracked"]);
+    expect(Object.keys(model.stateDict())).toEqual(["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var", "1.num_batches_tracked"]);
   });
 });
 
@@ -294,7 +294,7 @@ describe("Module.to", () => {
   it("converts parameters and buffers to float64 in place", () => {
     const model = new Sequential(new Linear(2, 2), new nn.BatchNorm1d(2)).to("float64");
     expect(model.parameters().every((p) => p.dtype === "float64")).toBe(true);
-    expect(model.namedBuffers().find(([n]) => n === "1.runningMean")![1].dtype).toBe("float64");
+    expect(model.namedBuffers().find(([n]) => n === "1.running_mean")![1].dtype).toBe("float64");
     expect(() => model.to("int32")).toThrow(ValueError);
   });
 });

@@ -3,5 +3,7 @@ export { Module, type StateDict, type LoadStateDictOptions, type LoadStateDictRe
 export { Parameter } from "./parameter.js";
 export * from "./layers.js";
 export * as init from "./init.js";
-export * as functional from "./functional.js";
+export * as functional from "./functional/index.js";
 export * from "./losses.js";
+export * from "./conv.js";
+export * from "./normalization.js";

@@ -1,14 +1,14 @@
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../errors.js";
 
 import type { DType } from "../tensor/dtype.js";
-import { ones, zeros, scalar } from "../tensor/creation.js";
+import { zeros } from "../tensor/creation.js";
 import type { Generator } from "../tensor/random.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { matmul } from "../ops/matmul.js";
 import { indexSelect, reshape, flatten } from "../ops/shape-ops.js";
 import { max } from "../ops/reduce.js";
 import { add } from "../ops/elementwise.js";
-import { batchNorm, dropout, layerNorm } from "./functional.js";
+import { dropout } from "./functional/index.js";
 import * as init from "./init.js";
 import { Module } from "./module.js";
 import { Parameter } from "./parameter.js";
@@ -184,87 +184,6 @@ export class Dropout extends Module {
   }
   protected override extraRepr(): string {
     return `p=${this.p}`;
-  }
-}
-
-export interface BatchNormOptions {
-  eps?: number;
-  momentum?: number;
-  /** Learnable scale (weight) and shift (bias). Default true. */
-  affine?: boolean;
-  /** Keep running mean/variance for eval mode. Default true. */
-  trackRunningStats?: boolean;
-  dtype?: DType;
-}
-
-/**
- * Batch normalisation over the batch axis (input [N, C] or [N, C, L]): in training mode it uses
- * the batch's mean and (biased) variance and updates the running statistics
- * (running = (1 − momentum)·running + momentum·batch, with the unbiased variance); in eval mode it
- * uses the running statistics. Defaults as PyTorch: eps 1e-5, momentum 0.1.
- */
-export class BatchNorm1d extends Module {
-  weight: Parameter | null = null;
-  bias: Parameter | null = null;
-  runningMean: Tensor | null = null;
-  runningVar: Tensor | null = null;
-  numBatchesTracked: Tensor | null = null;
-  readonly eps: number;
-  readonly momentum: number;
-
-  constructor(readonly numFeatures: number, options: BatchNormOptions = {}) {
-    super();
-    this.eps = options.eps ?? 1e-5;
-    this.momentum = options.momentum ?? 0.1;
-    const dtype = options.dtype ?? "float32";
-    if (options.affine ?? true) {
-      this.weight = new Parameter(ones([numFeatures], { dtype }));
-      this.bias = new Parameter(zeros([numFeatures], { dtype }));
-    }
-    if (options.trackRunningStats ?? true) {
-      this.registerBuffer("runningMean", zeros([numFeatures], { dtype }));
-      this.registerBuffer("runningVar", ones([numFeatures], { dtype }));
-      this.registerBuffer("numBatchesTracked", scalar(0, { dtype: "int32" }));
-    }
-  }
-
-  forward(x: Tensor): Tensor {
-    if ((x.ndim !== 2 && x.ndim !== 3) || x.shape[1] !== this.numFeatures) {
-      throw new ShapeError(`${this.describe()}: expected input [N, ${this.numFeatures}] or [N, ${this.numFeatures}, L], got ${fmtShape(x.shape)}.`);
-    }
-    // Batch statistics in training mode, and in eval mode too when no running statistics are kept.
-    const useBatchStats = this.training || this.runningMean === null;
-    if (this.training && this.numBatchesTracked) this.numBatchesTracked.data[0]! += 1;
-    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: useBatchStats, momentum: this.momentum, eps: this.eps });
-  }
-
-  protected override extraRepr(): string {
-    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.weight !== null}, trackRunningStats=${this.runningMean !== null}`;
-  }
-}
-
-/** Layer normalisation over the trailing `normalizedShape` axes, with learnable weight and bias. */
-export class LayerNorm extends Module {
-  weight: Parameter | null = null;
-  bias: Parameter | null = null;
-  readonly normalizedShape: number[];
-  constructor(normalizedShape: number | readonly number[], readonly options: { eps?: number; elementwiseAffine?: boolean; dtype?: DType } = {}) {
-    super();
-    this.normalizedShape = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
-    if (options.elementwiseAffine ?? true) {
-      this.weight = new Parameter(ones(this.normalizedShape, { dtype: options.dtype ?? "float32" }));
-      this.bias = new Parameter(zeros(this.normalizedShape, { dtype: options.dtype ?? "float32" }));
-    }
-  }
-  forward(x: Tensor): Tensor {
-    const k = this.normalizedShape.length;
-    if (x.ndim < k || x.shape.slice(x.ndim - k).some((d, i) => d !== this.normalizedShape[i])) {
-      throw new ShapeError(`${this.describe()}: expected input ending in ${fmtShape(this.normalizedShape)}, got ${fmtShape(x.shape)}.`);
-    }
-    return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.options.eps ?? 1e-5);
-  }
-  protected override extraRepr(): string {
-    return `${fmtShape(this.normalizedShape)}, eps=${this.options.eps ?? 1e-5}`;
   }
 }
 

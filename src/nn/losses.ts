@@ -1,5 +1,5 @@
 import type { Tensor } from "../tensor/tensor.js";
-import * as F from "./functional.js";
+import * as F from "./functional/index.js";
 import { Module } from "./module.js";
 
 // Module forms of the losses in nn.functional, as in PyTorch: options at construction,

@@ -37,8 +37,8 @@ export interface LoadStateDictResult {
 export abstract class Module {
   /** Training mode (dropout active, batch statistics) or evaluation mode. */
   training = true;
-  /** @internal Names of fields registered with registerBuffer. */
-  protected _bufferNames: Set<string> | undefined;
+  /** @internal Fields registered with registerBuffer, each with its name in the state dict. */
+  protected _bufferNames: Map<string, string> | undefined;
   /** @internal This module's dotted path in the model it was last reached from, for messages. */
   _path: string | undefined;
 
@@ -72,11 +72,16 @@ export abstract class Module {
     return out;
   }
 
-  /** Registers a tensor that is state but not a parameter (running statistics): saved in stateDict, not trained. */
-  registerBuffer(name: string, tensor: Tensor): void {
+  /**
+   * Registers a tensor that is state but not a parameter (running statistics): saved in
+   * stateDict, not trained. It lives in the field `name`; `stateName` is its name in the state
+   * dict when that differs (PyTorch's snake_case: the field `runningMean` is saved as
+   * "running_mean", so files load into the same torch.nn model).
+   */
+  registerBuffer(name: string, tensor: Tensor, stateName: string = name): void {
     markPersistent(tensor.data);
     (this as unknown as Record<string, unknown>)[name] = tensor;
-    (this._bufferNames ??= new Set()).add(name);
+    (this._bufferNames ??= new Map()).set(name, stateName);
   }
 
   /** Direct children with their names. */
@@ -145,14 +150,14 @@ export abstract class Module {
     return this.namedParameters().map(([, p]) => p);
   }
 
-  /** Buffers (registered with registerBuffer) with dotted names. */
+  /** Buffers (registered with registerBuffer) with dotted state-dict names ("bn.running_mean"). */
   namedBuffers(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [path, module] of this.namedModules()) {
       const names = module._bufferNames;
       if (!names) continue;
-      for (const name of names) {
-        const value = (module as unknown as Record<string, unknown>)[name];
+      for (const [field, name] of names) {
+        const value = (module as unknown as Record<string, unknown>)[field];
         if (value instanceof Tensor) out.push([path ? `${path}.${name}` : name, value]);
       }
     }

@@ -6,3 +6,4 @@ export * from "./matmul.js";
 export * from "./softmax.js";
 export * from "./conv.js";
 export { zerosLike, onesLike } from "../tensor/creation.js";
+export * from "./adaptive-pool.js";

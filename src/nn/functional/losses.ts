@@ -1,6 +1,5 @@
 /**
- * Loss functions, regularisers and normalisation functionals (PyTorch's
- * `torch.nn.functional`, in camelCase). Layers in `src/nn` build on these.
+ * Loss functions and regularisers (PyTorch's `torch.nn.functional`, in camelCase).
  *
  * Everything here is composed from the differentiable ops of `src/ops`, except two primitives
  * made with `defineOp`, each for a stated reason:
@@ -13,9 +12,9 @@
  *
  * Formulas, reduction rules and conventions: docs/losses.md.
  */
-import { defineOp } from "../autograd/define-op.js";
-import { isGradEnabled } from "../autograd/mode.js";
-import { DTypeError, IndexError, ShapeError, ValueError, fmtShape } from "../errors.js";
+import { defineOp } from "../../autograd/define-op.js";
+import { isGradEnabled } from "../../autograd/mode.js";
+import { DTypeError, IndexError, ShapeError, ValueError, fmtShape } from "../../errors.js";
 import {
   abs,
   add,
@@ -31,19 +30,18 @@ import {
   reshape,
   softmax,
   softplus,
-  sqrt,
   square,
   sub,
   sum,
   where,
-} from "../ops/index.js";
-import { zeros } from "../tensor/creation.js";
-import { allocate, allocateUninit, isFloat, type DType, type Storage } from "../tensor/dtype.js";
-import { dispose } from "../tensor/storage.js";
-import { getBackend } from "../backend/index.js";
-import { defaultGenerator, type Generator } from "../tensor/random.js";
-import { broadcastShapes, shapesEqual, stridesOf } from "../tensor/shape.js";
-import { Tensor, assertTensor } from "../tensor/tensor.js";
+} from "../../ops/index.js";
+import { zeros } from "../../tensor/creation.js";
+import { allocate, allocateUninit, type DType, type Storage } from "../../tensor/dtype.js";
+import { dispose } from "../../tensor/storage.js";
+import { getBackend } from "../../backend/index.js";
+import { broadcastShapes, shapesEqual, stridesOf } from "../../tensor/shape.js";
+import { Tensor, assertTensor } from "../../tensor/tensor.js";
+import { checkFloat, checkNumber } from "./util.js";
 
 // ================================================================== shared helpers
 
@@ -61,11 +59,6 @@ function reduce(loss: Tensor, reduction: Reduction): Tensor {
   return reduction === "sum" ? sum(loss) : mean(loss);
 }
 
-function checkFloat(fn: string, arg: string, x: Tensor): void {
-  if (!isFloat(x.dtype)) {
-    throw new DTypeError(`${fn}: '${arg}' must be a float32 or float64 tensor, got ${x.dtype}. Cast it with ${arg}.to("float32") (or "float64").`);
-  }
-}
 
 function checkSameShape(fn: string, nameA: string, a: Tensor, nameB: string, b: Tensor): void {
   if (!shapesEqual(a.shape, b.shape)) {
@@ -76,14 +69,6 @@ function checkSameShape(fn: string, nameA: string, a: Tensor, nameB: string, b: 
   }
 }
 
-/** A number option that must be finite (and ≥ min when given). */
-function checkNumber(fn: string, name: string, value: unknown, min?: number, max?: number): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || (min !== undefined && value < min) || (max !== undefined && value > max)) {
-    const range = min !== undefined && max !== undefined ? ` in [${min}, ${max}]` : min !== undefined ? ` ≥ ${min}` : "";
-    throw new ValueError(`${fn}: ${name} must be a finite number${range}, got ${String(value)}.`);
-  }
-  return value;
-}
 
 /** Multi-index of flat position `i` in `shape`, as printed in messages: `[1, 3]`. */
 function positionOf(i: number, shape: readonly number[]): string {
@@ -755,165 +740,4 @@ export function l2Regularization(params: Iterable<Tensor>, lambda: number): Tens
  */
 export function l1Regularization(params: Iterable<Tensor>, lambda: number): Tensor {
   return regularization("l1Regularization", params, lambda, abs);
-}
-
-// ================================================================== normalisation
-
-/** Options of `batchNorm`. */
-export interface BatchNormOptions {
-  /** true: normalise with the batch statistics (and update the running ones); false: with the running statistics. */
-  training: boolean;
-  /** Weight of the new batch statistic in the running average (default 0.1, as PyTorch). */
-  momentum?: number;
-  /** Added to the variance before the square root (default 1e-5). */
-  eps?: number;
-}
-
-function checkChannelVector(fn: string, name: string, t: Tensor | null, c: number, xShape: readonly number[]): void {
-  if (t === null || t === undefined) return;
-  assertTensor(fn, name, t);
-  if (t.ndim !== 1 || t.shape[0] !== c) {
-    throw new ShapeError(`${fn}: '${name}' must have shape [${c}] (one value per channel, axis 1 of x ${fmtShape(xShape)}), got ${fmtShape(t.shape)}.`);
-  }
-}
-
-/**
- * Batch normalisation (`torch.nn.functional.batch_norm`) over channel axis 1 of x [N, C],
- * [N, C, L] or [N, C, H, W] (any rank ≥ 2): y = (x − μ)/√(σ² + eps)·weight + bias per channel.
- *
- * - Training: μ and σ² are the batch statistics over every axis but 1, with the BIASED
- *   variance (divide by the count n); gradients flow through μ and σ². If `runningMean` /
- *   `runningVar` are given they are updated IN PLACE (their `.data`, outside the graph):
- *   running ← (1 − momentum)·running + momentum·batch, with the UNBIASED variance σ²·n/(n − 1)
- *   for runningVar, exactly as PyTorch. Needs n > 1 (ValueError otherwise).
- * - Eval: normalises with `runningMean` and `runningVar` (both required).
- *
- * `weight`, `bias`, `runningMean`, `runningVar`: [C] or null. Output: x's shape.
- *
- * @example
- * const rm = zeros([3]), rv = ones([3]);
- * const y = batchNorm(x, rm, rv, gamma, beta, { training: true }); // rm, rv now updated
- */
-export function batchNorm(
-  x: Tensor,
-  runningMean: Tensor | null,
-  runningVar: Tensor | null,
-  weight: Tensor | null,
-  bias: Tensor | null,
-  options: BatchNormOptions,
-): Tensor {
-  const fn = "batchNorm";
-  assertTensor(fn, "x", x);
-  checkFloat(fn, "x", x);
-  if (options === undefined || typeof options.training !== "boolean") {
-    throw new ValueError(`${fn}: options.training must be true or false (batch statistics or running statistics).`);
-  }
-  const momentum = checkNumber(fn, "momentum", options.momentum ?? 0.1);
-  const eps = checkNumber(fn, "eps", options.eps ?? 1e-5, 0);
-  if (x.ndim < 2) {
-    throw new ShapeError(`${fn}: 'x' must have shape [N, C], [N, C, L] or [N, C, H, W] (channels on axis 1), got ${fmtShape(x.shape)}. For one sample add the batch axis: x.unsqueeze(0).`);
-  }
-  const c = x.shape[1]!;
-  checkChannelVector(fn, "runningMean", runningMean, c, x.shape);
-  checkChannelVector(fn, "runningVar", runningVar, c, x.shape);
-  checkChannelVector(fn, "weight", weight, c, x.shape);
-  checkChannelVector(fn, "bias", bias, c, x.shape);
-  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
-  const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
-  let xhat: Tensor;
-  if (options.training) {
-    const n = x.size / c;
-    if (n <= 1) throw new ValueError(`${fn}: training needs more than 1 value per channel, got x of shape ${fmtShape(x.shape)}; use a larger batch, or training: false.`);
-    const mu = mean(x, { axis: axes, keepDim: true });
-    const centered = sub(x, mu);
-    const variance = mean(square(centered), { axis: axes, keepDim: true }); // biased
-    xhat = mul(centered, div(1, sqrt(add(variance, eps))));
-    if (runningMean !== null) {
-      const rm = runningMean.data;
-      for (let j = 0; j < c; j++) rm[j] = (1 - momentum) * rm[j]! + momentum * mu.data[j]!;
-    }
-    if (runningVar !== null) {
-      const rv = runningVar.data;
-      const unbias = n / (n - 1);
-      for (let j = 0; j < c; j++) rv[j] = (1 - momentum) * rv[j]! + momentum * variance.data[j]! * unbias;
-    }
-  } else {
-    if (runningMean === null || runningVar === null) {
-      throw new ValueError(`${fn}: eval mode (training: false) normalises with the running statistics, so runningMean and runningVar must be given.`);
-    }
-    xhat = mul(sub(x, reshape(runningMean, bshape)), div(1, sqrt(add(reshape(runningVar, bshape), eps))));
-  }
-  if (weight !== null) xhat = mul(xhat, reshape(weight, bshape));
-  if (bias !== null) xhat = add(xhat, reshape(bias, bshape));
-  return xhat;
-}
-
-/**
- * Layer normalisation (`torch.nn.functional.layer_norm`): each sample is normalised over its
- * trailing axes `normalizedShape` with the BIASED variance, y = (x − μ)/√(σ² + eps)·weight + bias.
- *
- * Shapes: x [..., *normalizedShape]; `weight`, `bias`: normalizedShape, or null. Output: x's shape.
- *
- * @example
- * const y = layerNorm(x, [512], gamma, beta); // x [batch, tokens, 512]
- */
-export function layerNorm(x: Tensor, normalizedShape: readonly number[] | number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
-  const fn = "layerNorm";
-  assertTensor(fn, "x", x);
-  checkFloat(fn, "x", x);
-  checkNumber(fn, "eps", eps, 0);
-  const shape = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
-  const k = shape.length;
-  if (k === 0 || k > x.ndim || !shapesEqual(x.shape.slice(x.ndim - k), shape)) {
-    throw new ShapeError(
-      `${fn}: normalizedShape ${fmtShape(shape)} must be the trailing axes of x, whose shape is ${fmtShape(x.shape)}. ` +
-        `Pass normalizedShape = ${fmtShape(x.shape.slice(-Math.max(1, Math.min(k, x.ndim))))} or reshape x.`,
-    );
-  }
-  for (const [name, t] of [["weight", weight], ["bias", bias]] as const) {
-    if (t === null || t === undefined) continue;
-    assertTensor(fn, name, t);
-    if (!shapesEqual(t.shape, shape)) throw new ShapeError(`${fn}: '${name}' must have shape normalizedShape = ${fmtShape(shape)}, got ${fmtShape(t.shape)}.`);
-  }
-  const axes = shape.map((_, i) => x.ndim - k + i);
-  const mu = mean(x, { axis: axes, keepDim: true });
-  const centered = sub(x, mu);
-  const variance = mean(square(centered), { axis: axes, keepDim: true });
-  let y = mul(centered, div(1, sqrt(add(variance, eps))));
-  if (weight !== null && weight !== undefined) y = mul(y, weight);
-  if (bias !== null && bias !== undefined) y = add(y, bias);
-  return y;
-}
-
-/** Options of `dropout`. */
-export interface DropoutOptions {
-  /** Drop only while training (default true, as `torch.nn.functional.dropout`); false gives x itself. */
-  training?: boolean;
-  /** Where the mask is drawn from (default: the global generator seeded by `manualSeed`). */
-  generator?: Generator;
-}
-
-/**
- * Inverted dropout (`torch.nn.functional.dropout`): each element is zeroed with probability p
- * and the kept ones are scaled by 1/(1 − p), so the expected value is unchanged and evaluation
- * needs no rescaling. Returns x itself when `training` is false or p = 0; p = 1 gives zeros.
- * The mask takes one `generator.random()` draw per element, in row-major order (element kept
- * when the draw is ≥ p). p outside [0, 1]: ValueError. Output: x's shape.
- *
- * @example
- * const h = dropout(relu(x), 0.5, { training: true, generator: new Generator(42) });
- */
-export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Tensor {
-  const fn = "dropout";
-  assertTensor(fn, "x", x);
-  if (typeof p !== "number" || !(p >= 0 && p <= 1)) throw new ValueError(`${fn}: p is the probability of dropping an element and must be in [0, 1], got ${String(p)}.`);
-  checkFloat(fn, "x", x);
-  if (options.training === false || p === 0) return x;
-  const g = options.generator ?? defaultGenerator;
-  const mask = allocate(x.dtype, x.size);
-  if (p < 1) {
-    const scale = 1 / (1 - p);
-    for (let i = 0; i < mask.length; i++) mask[i] = g.random() < p ? 0 : scale;
-  }
-  return mul(x, Tensor.fromStorage(mask, x.shape, x.dtype));
 }

@@ -1,0 +1,175 @@
+/**
+ * Normalisation functionals (`torch.nn.functional.batch_norm`, `group_norm`, `layer_norm`),
+ * composed from the differentiable ops of `src/ops`, so their gradients (and second
+ * derivatives) follow from the ops' own. Shapes and conventions: docs/nn.md#normalisation.
+ */
+import { ShapeError, ValueError, fmtShape } from "../../errors.js";
+import { add, div, mean, mul, reshape, sqrt, square, sub } from "../../ops/index.js";
+import { shapesEqual } from "../../tensor/shape.js";
+import { Tensor, assertTensor } from "../../tensor/tensor.js";
+import { checkFloat, checkNumber } from "./util.js";
+
+/** Options of `batchNorm`. */
+export interface BatchNormOptions {
+  /** true: normalise with the batch statistics (and update the running ones); false: with the running statistics. */
+  training: boolean;
+  /** Weight of the new batch statistic in the running average (default 0.1, as PyTorch). */
+  momentum?: number;
+  /** Added to the variance before the square root (default 1e-5). */
+  eps?: number;
+}
+
+function checkChannelVector(fn: string, name: string, t: Tensor | null, c: number, xShape: readonly number[]): void {
+  if (t === null || t === undefined) return;
+  assertTensor(fn, name, t);
+  if (t.ndim !== 1 || t.shape[0] !== c) {
+    throw new ShapeError(`${fn}: '${name}' must have shape [${c}] (one value per channel, axis 1 of x ${fmtShape(xShape)}), got ${fmtShape(t.shape)}.`);
+  }
+}
+
+/**
+ * Batch normalisation (`torch.nn.functional.batch_norm`) over channel axis 1 of x [N, C],
+ * [N, C, L] or [N, C, H, W] (any rank ≥ 2): y = (x − μ)/√(σ² + eps)·weight + bias per channel.
+ *
+ * - Training: μ and σ² are the batch statistics over every axis but 1, with the BIASED
+ *   variance (divide by the count n); gradients flow through μ and σ². If `runningMean` /
+ *   `runningVar` are given they are updated IN PLACE (their `.data`, outside the graph):
+ *   running ← (1 − momentum)·running + momentum·batch, with the UNBIASED variance σ²·n/(n − 1)
+ *   for runningVar, exactly as PyTorch. Needs n > 1 (ValueError otherwise).
+ * - Eval: normalises with `runningMean` and `runningVar` (both required).
+ *
+ * `weight`, `bias`, `runningMean`, `runningVar`: [C] or null. Output: x's shape.
+ *
+ * @example
+ * const rm = zeros([3]), rv = ones([3]);
+ * const y = batchNorm(x, rm, rv, gamma, beta, { training: true }); // rm, rv now updated
+ */
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  options: BatchNormOptions,
+): Tensor {
+  const fn = "batchNorm";
+  assertTensor(fn, "x", x);
+  checkFloat(fn, "x", x);
+  if (options === undefined || typeof options.training !== "boolean") {
+    throw new ValueError(`${fn}: options.training must be true or false (batch statistics or running statistics).`);
+  }
+  const momentum = checkNumber(fn, "momentum", options.momentum ?? 0.1);
+  const eps = checkNumber(fn, "eps", options.eps ?? 1e-5, 0);
+  if (x.ndim < 2) {
+    throw new ShapeError(`${fn}: 'x' must have shape [N, C], [N, C, L] or [N, C, H, W] (channels on axis 1), got ${fmtShape(x.shape)}. For one sample add the batch axis: x.unsqueeze(0).`);
+  }
+  const c = x.shape[1]!;
+  checkChannelVector(fn, "runningMean", runningMean, c, x.shape);
+  checkChannelVector(fn, "runningVar", runningVar, c, x.shape);
+  checkChannelVector(fn, "weight", weight, c, x.shape);
+  checkChannelVector(fn, "bias", bias, c, x.shape);
+  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+  const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
+  let xhat: Tensor;
+  if (options.training) {
+    const n = x.size / c;
+    if (n <= 1) throw new ValueError(`${fn}: training needs more than 1 value per channel, got x of shape ${fmtShape(x.shape)}; use a larger batch, or training: false.`);
+    const mu = mean(x, { axis: axes, keepDim: true });
+    const centered = sub(x, mu);
+    const variance = mean(square(centered), { axis: axes, keepDim: true }); // biased
+    xhat = mul(centered, div(1, sqrt(add(variance, eps))));
+    if (runningMean !== null) {
+      const rm = runningMean.data;
+      for (let j = 0; j < c; j++) rm[j] = (1 - momentum) * rm[j]! + momentum * mu.data[j]!;
+    }
+    if (runningVar !== null) {
+      const rv = runningVar.data;
+      const unbias = n / (n - 1);
+      for (let j = 0; j < c; j++) rv[j] = (1 - momentum) * rv[j]! + momentum * variance.data[j]! * unbias;
+    }
+  } else {
+    if (runningMean === null || runningVar === null) {
+      throw new ValueError(`${fn}: eval mode (training: false) normalises with the running statistics, so runningMean and runningVar must be given.`);
+    }
+    xhat = mul(sub(x, reshape(runningMean, bshape)), div(1, sqrt(add(reshape(runningVar, bshape), eps))));
+  }
+  if (weight !== null) xhat = mul(xhat, reshape(weight, bshape));
+  if (bias !== null) xhat = add(xhat, reshape(bias, bshape));
+  return xhat;
+}
+
+/**
+ * Layer normalisation (`torch.nn.functional.layer_norm`): each sample is normalised over its
+ * trailing axes `normalizedShape` with the BIASED variance, y = (x − μ)/√(σ² + eps)·weight + bias.
+ *
+ * Shapes: x [..., *normalizedShape]; `weight`, `bias`: normalizedShape, or null. Output: x's shape.
+ *
+ * @example
+ * const y = layerNorm(x, [512], gamma, beta); // x [batch, tokens, 512]
+ */
+export function layerNorm(x: Tensor, normalizedShape: readonly number[] | number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  const fn = "layerNorm";
+  assertTensor(fn, "x", x);
+  checkFloat(fn, "x", x);
+  checkNumber(fn, "eps", eps, 0);
+  const shape = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
+  const k = shape.length;
+  if (k === 0 || k > x.ndim || !shapesEqual(x.shape.slice(x.ndim - k), shape)) {
+    throw new ShapeError(
+      `${fn}: normalizedShape ${fmtShape(shape)} must be the trailing axes of x, whose shape is ${fmtShape(x.shape)}. ` +
+        `Pass normalizedShape = ${fmtShape(x.shape.slice(-Math.max(1, Math.min(k, x.ndim))))} or reshape x.`,
+    );
+  }
+  for (const [name, t] of [["weight", weight], ["bias", bias]] as const) {
+    if (t === null || t === undefined) continue;
+    assertTensor(fn, name, t);
+    if (!shapesEqual(t.shape, shape)) throw new ShapeError(`${fn}: '${name}' must have shape normalizedShape = ${fmtShape(shape)}, got ${fmtShape(t.shape)}.`);
+  }
+  const axes = shape.map((_, i) => x.ndim - k + i);
+  const mu = mean(x, { axis: axes, keepDim: true });
+  const centered = sub(x, mu);
+  const variance = mean(square(centered), { axis: axes, keepDim: true });
+  let y = mul(centered, div(1, sqrt(add(variance, eps))));
+  if (weight !== null && weight !== undefined) y = mul(y, weight);
+  if (bias !== null && bias !== undefined) y = add(y, bias);
+  return y;
+}
+
+/**
+ * Group normalisation (`torch.nn.functional.group_norm`, Wu & He 2018): the C channels of
+ * x [N, C, *] (any trailing spatial axes, e.g. [N, C, H, W]) are split into `numGroups` groups of
+ * C/numGroups consecutive channels, and each sample's group is normalised over its channels
+ * and positions with the BIASED variance: y = (x − μ)/√(σ² + eps)·weight[c] + bias[c].
+ * Unlike batch norm it uses no batch statistics, so it behaves the same in training and eval
+ * and at any batch size. numGroups = 1 normalises each sample over all of C, H, W (LayerNorm
+ * over [C, H, W] without per-element affine); numGroups = C is instance normalisation.
+ *
+ * Shapes: x [N, C, *]; `weight`, `bias`: [C] or null. Output: x's shape.
+ *
+ * @example
+ * const y = groupNorm(x, 4, gamma, beta); // x [8, 32, 16, 16], gamma/beta [32]
+ */
+export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  const fn = "groupNorm";
+  assertTensor(fn, "x", x);
+  checkFloat(fn, "x", x);
+  checkNumber(fn, "eps", eps, 0);
+  if (x.ndim < 2) {
+    throw new ShapeError(`${fn}: 'x' must have shape [N, C, *] (channels on axis 1), got ${fmtShape(x.shape)}. For one sample add the batch axis: x.unsqueeze(0).`);
+  }
+  const [n, c] = x.shape as [number, number];
+  if (!Number.isInteger(numGroups) || numGroups < 1 || c % numGroups !== 0) {
+    throw new ValueError(`${fn}: numGroups must be a positive integer that divides the ${c} channels of x (shape ${fmtShape(x.shape)}), got ${String(numGroups)}.`);
+  }
+  checkChannelVector(fn, "weight", weight, c, x.shape);
+  checkChannelVector(fn, "bias", bias, c, x.shape);
+  const grouped = reshape(x, [n, numGroups, x.size / Math.max(1, n * numGroups)]);
+  const mu = mean(grouped, { axis: 2, keepDim: true });
+  const centered = sub(grouped, mu);
+  const variance = mean(square(centered), { axis: 2, keepDim: true });
+  let y = reshape(mul(centered, div(1, sqrt(add(variance, eps)))), x.shape);
+  const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
+  if (weight !== null) y = mul(y, reshape(weight, bshape));
+  if (bias !== null) y = add(y, reshape(bias, bshape));
+  return y;
+}
