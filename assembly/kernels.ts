@@ -1214,14 +1214,15 @@ export function adamF64(pIn: usize, pOut: usize, g: usize, mIn: usize, mOut: usi
 
 /** im2col over elements of type T (u32 for float32, u64 for float64: bits are copied, so every value, NaN included, comes through). */
 // @ts-ignore: decorator
-@inline function im2colRuns<T>(x: usize, cols: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
+@inline function im2colRuns<T>(x: usize, cols: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32, ld: i32): void {
   const size = <usize>sizeof<T>();
   const runBytes = <usize>outW * size;
   const step = <usize>sw * size;
-  let o = cols;
+  const ldBytes = <usize>ld * size;
+  let row = cols;
   for (let ch = 0; ch < c; ch++) {
     for (let a = 0; a < kh; a++) {
-      for (let b = 0; b < kw; b++) {
+      for (let b = 0, o = row; b < kw; b++, row += ldBytes, o = row) {
         // Output column j reads input column j·sw + shift, inside the row for j in [jLo, jHi).
         const shift = b * dw - pw;
         const jLo = firstAtOrPast(0, shift, sw, outW);
@@ -1244,13 +1245,17 @@ export function adamF64(pIn: usize, pOut: usize, g: usize, mIn: usize, mOut: usi
 }
 
 /** cols [c·kh·kw, outH·outW] ← the column matrix of x [c, h, w], float32. */
-export function im2colF32(x: usize, cols: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
-  im2colRuns<u32>(x, cols, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+export function im2colF32(x: usize, cols: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32, images: i32, ld: i32): void {
+  const image = (<usize>c * <usize>h * <usize>w) << 2;
+  const l = (<usize>outH * <usize>outW) << 2;
+  for (let n = 0; n < images; n++) im2colRuns<u32>(x + <usize>n * image, cols + <usize>n * l, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW, ld);
 }
 
 /** float64 version of im2colF32. */
-export function im2colF64(x: usize, cols: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
-  im2colRuns<u64>(x, cols, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+export function im2colF64(x: usize, cols: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32, images: i32, ld: i32): void {
+  const image = (<usize>c * <usize>h * <usize>w) << 3;
+  const l = (<usize>outH * <usize>outW) << 3;
+  for (let n = 0; n < images; n++) im2colRuns<u64>(x + <usize>n * image, cols + <usize>n * l, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW, ld);
 }
 
 /**
@@ -1259,16 +1264,17 @@ export function im2colF64(x: usize, cols: usize, c: i32, h: i32, w: i32, kh: i32
  * (rows of cols, then output rows, then columns), so sums are identical to it.
  */
 // @ts-ignore: decorator
-@inline function col2imRuns<T>(cols: usize, xIn: usize, xOut: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
+@inline function col2imRuns<T>(cols: usize, xIn: usize, xOut: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32, ld: i32): void {
   const size = <usize>sizeof<T>();
   if (xIn != xOut) memory.copy(xOut, xIn, <usize>c * <usize>h * <usize>w * size);
   const runBytes = <usize>outW * size;
   const step = <usize>sw * size;
   const lanes = 16 / <i32>size;
-  let o = cols;
+  const ldBytes = <usize>ld * size;
+  let row = cols;
   for (let ch = 0; ch < c; ch++) {
     for (let a = 0; a < kh; a++) {
-      for (let b = 0; b < kw; b++) {
+      for (let b = 0, o = row; b < kw; b++, row += ldBytes, o = row) {
         const shift = b * dw - pw;
         const jLo = firstAtOrPast(0, shift, sw, outW);
         const jHi = max(jLo, firstAtOrPast(w, shift, sw, outW));
@@ -1292,13 +1298,179 @@ export function im2colF64(x: usize, cols: usize, c: i32, h: i32, w: i32, kh: i32
 }
 
 /** x [c, h, w] += the columns cols [c·kh·kw, outH·outW] put back where im2col read them, float32 (xOut ← xIn + …). */
-export function col2imF32(cols: usize, xIn: usize, xOut: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
-  col2imRuns<f32>(cols, xIn, xOut, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+export function col2imF32(cols: usize, xIn: usize, xOut: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32, images: i32, ld: i32): void {
+  const image = (<usize>c * <usize>h * <usize>w) << 2;
+  const l = (<usize>outH * <usize>outW) << 2;
+  for (let n = 0; n < images; n++) col2imRuns<f32>(cols + <usize>n * l, xIn + <usize>n * image, xOut + <usize>n * image, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW, ld);
 }
 
 /** float64 version of col2imF32. */
-export function col2imF64(cols: usize, xIn: usize, xOut: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
-  col2imRuns<f64>(cols, xIn, xOut, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+export function col2imF64(cols: usize, xIn: usize, xOut: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32, images: i32, ld: i32): void {
+  const image = (<usize>c * <usize>h * <usize>w) << 3;
+  const l = (<usize>outH * <usize>outW) << 3;
+  for (let n = 0; n < images; n++) col2imRuns<f64>(cols + <usize>n * l, xIn + <usize>n * image, xOut + <usize>n * image, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW, ld);
+}
+
+// ------------------------------------------------------------------ convolution as an implicit matrix product (float32)
+//
+// y[n, o, :] = bias[o] + W[o, :] · cols(x[n]) for a whole batch, without the column matrix:
+// the product is W [O, K] (K = c·kh·kw) times the virtual cols [K, N·L] (L = outH·outW), whose
+// column j = n·L + l is image n's receptive field at output position l. W is packed once into
+// 4-row panels over all of K (packConvWeightsF32); then for each panel of 8 columns, that
+// panel of cols is packed straight from the images (8 taps per row of K: two vector loads where
+// the 8 columns lie in one output row and stride 1 keeps their taps adjacent), and multiplied
+// by every W panel over all of K at once, the accumulators starting from the bias. The tile is
+// stored straight into y's [N, O, L] layout (by columns where it straddles two images). Each
+// element of y is one kernel's sum over K in order, so splitting the column panels across
+// threads gives the 1-thread result bit for bit.
+
+/** dst ← W [o, k] as ceil(o/4) panels of [k][4] (zero rows past o). */
+export function packConvWeightsF32(w: usize, o: i32, k: i32, dst: usize): void {
+  packAcrossF32(dst, w, k, o, k, 4);
+}
+
+/**
+ * One 8-column panel of the virtual column matrix, columns j0 … j0 + 7 (those ≥ total are
+ * zero), into pb as [k][8]. x holds the batch (images of c·h·w floats).
+ */
+function packConvPanelF32(x: usize, pb: usize, j0: i32, total: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
+  const l = outH * outW;
+  const plane = h * w;
+  const n0 = j0 / l;
+  const l0 = j0 - n0 * l;
+  const i0 = l0 / outW;
+  const q0 = l0 - i0 * outW;
+  if (sw == 1 && q0 + 8 <= outW && j0 + 8 <= total) {
+    // The 8 columns are one run of an output row: their taps are 8 adjacent input elements.
+    const img = x + ((<usize>n0 * <usize>c * <usize>plane) << 2);
+    const ih0 = i0 * sh - ph;
+    const iw0 = q0 - pw;
+    let d = pb;
+    for (let ch = 0; ch < c; ch++) {
+      const pl = img + ((<usize>ch * <usize>plane) << 2);
+      for (let a = 0; a < kh; a++) {
+        const ih = ih0 + a * dh;
+        if (ih < 0 || ih >= h) {
+          for (let b = 0; b < kw; b++, d += 32) {
+            v128.store(d, i32x4.splat(0));
+            v128.store(d, i32x4.splat(0), 16);
+          }
+          continue;
+        }
+        const rowp = pl + ((<usize>(ih * w)) << 2);
+        for (let b = 0; b < kw; b++, d += 32) {
+          const iw = iw0 + b * dw;
+          if (iw >= 0 && iw + 8 <= w) {
+            const s = rowp + (<usize>iw << 2);
+            v128.store(d, v128.load(s));
+            v128.store(d, v128.load(s, 16), 16);
+          } else {
+            for (let t = 0; t < 8; t++) {
+              const col = iw + t;
+              store<f32>(d + (<usize>t << 2), col >= 0 && col < w ? load<f32>(rowp + (<usize>col << 2)) : 0);
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
+  // General panel: each column on its own (image, output row and column), with bounds checks.
+  for (let t = 0; t < 8; t++) {
+    const j = j0 + t;
+    let d = pb + (<usize>t << 2);
+    if (j >= total) {
+      for (let p = 0, kk = c * kh * kw; p < kk; p++, d += 32) store<f32>(d, 0);
+      continue;
+    }
+    const n = j / l;
+    const lj = j - n * l;
+    const i = lj / outW;
+    const q = lj - i * outW;
+    const img = x + ((<usize>n * <usize>c * <usize>plane) << 2);
+    const ih0 = i * sh - ph;
+    const iw0 = q * sw - pw;
+    for (let ch = 0; ch < c; ch++) {
+      const pl = img + ((<usize>ch * <usize>plane) << 2);
+      for (let a = 0; a < kh; a++) {
+        const ih = ih0 + a * dh;
+        const inRow = ih >= 0 && ih < h;
+        for (let b = 0; b < kw; b++, d += 32) {
+          const iw = iw0 + b * dw;
+          store<f32>(d, inRow && iw >= 0 && iw < w ? load<f32>(pl + ((<usize>(ih * w + iw)) << 2)) : 0);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Column panels jp0 ≤ jp < jp1 (8 columns each, of N·L) of y [images, o, outH, outW] = the
+ * convolution of x [images, c, h, w] with the weights packed by packConvWeightsF32 (pa), plus
+ * bias [o] (0: none). `scratch`: k·32 + 128 bytes for this call (one thread's own).
+ */
+export function conv2dF32(x: usize, pa: usize, bias: usize, y: usize, scratch: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32,
+  images: i32, o: i32, jp0: i32, jp1: i32): void {
+  const k = c * kh * kw;
+  const l = outH * outW;
+  const total = images * l;
+  const pb = scratch;
+  const edge = scratch + (<usize>k << 5);
+  const ldc = <usize>l << 2;
+  const aStride = <usize>k << 4;
+  for (let jp = jp0; jp < jp1; jp++) {
+    const j0 = jp << 3;
+    packConvPanelF32(x, pb, j0, total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+    const n0 = j0 / l;
+    const l0 = j0 - n0 * l;
+    const straight = l0 + 8 <= l && j0 + 8 <= total;
+    for (let oc = 0; oc < o; oc += 4) {
+      const rows = min(4, o - oc);
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      if (bias != 0) {
+        const b0 = v128.load32_splat(bias + (<usize>oc << 2));
+        const b1 = rows > 1 ? v128.load32_splat(bias + (<usize>(oc + 1) << 2)) : b0;
+        const b2 = rows > 2 ? v128.load32_splat(bias + (<usize>(oc + 2) << 2)) : b0;
+        const b3 = rows > 3 ? v128.load32_splat(bias + (<usize>(oc + 3) << 2)) : b0;
+        c00 = b0; c01 = b0; c10 = b1; c11 = b1; c20 = b2; c21 = b2; c30 = b3; c31 = b3;
+      }
+      let ap = pa + <usize>(oc >> 2) * aStride;
+      let bp = pb;
+      for (let p = 0; p < k; p++, ap += 16, bp += 32) {
+        const v0 = v128.load(bp);
+        const v1 = v128.load(bp, 16);
+        let a = v128.load32_splat(ap);
+        c00 = maddF32(a, v0, c00);
+        c01 = maddF32(a, v1, c01);
+        a = v128.load32_splat(ap, 4);
+        c10 = maddF32(a, v0, c10);
+        c11 = maddF32(a, v1, c11);
+        a = v128.load32_splat(ap, 8);
+        c20 = maddF32(a, v0, c20);
+        c21 = maddF32(a, v1, c21);
+        a = v128.load32_splat(ap, 12);
+        c30 = maddF32(a, v0, c30);
+        c31 = maddF32(a, v1, c31);
+      }
+      if (straight) {
+        // y[n0, oc + r, l0 … l0 + 7]: rows L apart.
+        storeTileF32(y + ((<usize>(n0 * o + oc) * <usize>l + <usize>l0) << 2), ldc, rows, 8, false, edge, c00, c01, c10, c11, c20, c21, c30, c31);
+        continue;
+      }
+      v128.store(edge, c00); v128.store(edge, c01, 16);
+      v128.store(edge, c10, 32); v128.store(edge, c11, 48);
+      v128.store(edge, c20, 64); v128.store(edge, c21, 80);
+      v128.store(edge, c30, 96); v128.store(edge, c31, 112);
+      for (let t = 0; t < 8; t++) {
+        const j = j0 + t;
+        if (j >= total) break;
+        const n = j / l;
+        const at = y + ((<usize>(n * o + oc) * <usize>l + <usize>(j - n * l)) << 2);
+        for (let r = 0; r < rows; r++) store<f32>(at + <usize>r * ldc, load<f32>(edge + (<usize>(r * 8 + t) << 2)));
+      }
+    }
+  }
 }
 
 // ------------------------------------------------------------------ pooling

@@ -133,18 +133,27 @@ export interface Backend {
    */
   softmax(op: SoftmaxOp, x: Storage, rows: number, cols: number, out: Storage, stats?: Float64Array): void;
   /**
-   * The column matrix of one image for convolution as a matrix product: x[xOffset…] holds
-   * g.c planes of g.h × g.w, and cols[colsOffset…] gets [c·kh·kw, outH·outW], row (ch, a, b)
-   * column (i, j) = x[ch, i·strideH − padH + a·dilH, j·strideW − padW + b·dilW], or 0 where that
-   * tap lies in the padding. Float32 or float64 (x and cols alike).
+   * The column matrix of `images` images (default 1) for convolution as a matrix product:
+   * x[xOffset…] holds the images one after the other, each g.c planes of g.h × g.w, and
+   * cols[colsOffset…] gets [c·kh·kw, images·outH·outW]: row (ch, a, b), column n·outH·outW + i·outW + j
+   * = image n's x[ch, i·strideH − padH + a·dilH, j·strideW − padW + b·dilW], or 0 where that tap
+   * lies in the padding. Float32 or float64 (x and cols alike).
    */
-  im2col(x: FloatStorage, xOffset: number, g: Window2d, cols: FloatStorage, colsOffset: number): void;
+  im2col(x: FloatStorage, xOffset: number, g: Window2d, cols: FloatStorage, colsOffset: number, images?: number): void;
   /**
    * The adjoint of im2col: ADDS every element of the column matrix cols[colsOffset…]
-   * ([c·kh·kw, outH·outW]) into the image element it was read from, x[xOffset…] (taps in the
-   * padding are dropped). Convolution's gradient with respect to its input.
+   * ([c·kh·kw, images·outH·outW]) into the image element it was read from, x[xOffset…] (taps in
+   * the padding are dropped). Convolution's gradient with respect to its input.
    */
-  col2im(cols: FloatStorage, colsOffset: number, g: Window2d, x: FloatStorage, xOffset: number): void;
+  col2im(cols: FloatStorage, colsOffset: number, g: Window2d, x: FloatStorage, xOffset: number, images?: number): void;
+  /**
+   * Convolution of a batch (cross-correlation, one group): x [images, g.c, g.h, g.w], weight
+   * [outChannels, g.c, g.kh, g.kw], bias [outChannels] or null → out [images, outChannels,
+   * g.outH, g.outW] (every element written): out[n, o, i, j] = bias[o] + Σ_{c,a,b}
+   * x[n, c, i·strideH − padH + a·dilH, j·strideW − padW + b·dilW]·weight[o, c, a, b], zeros
+   * outside the image. Float32 or float64 (all four alike).
+   */
+  conv2d(x: FloatStorage, weight: FloatStorage, bias: FloatStorage | null, images: number, outChannels: number, g: Window2d, out: FloatStorage): void;
   /**
    * Max pooling of each of the g.c planes of x into out [c, outH, outW]; `indices` gets the flat
    * position (row·w + column, within the plane) of each window's maximum: the first one on

@@ -388,14 +388,16 @@ function firstAtOrPast(lo: number, shift: number, stride: number, outLen: number
 }
 
 /**
- * im2col/col2im's loop over the runs of the column matrix (one row of cols, one output row i:
- * outW elements from `colsAt`). A run whose input row lies in the padding goes to zero(colsAt,
- * outW); any other to run(colsAt, xRow, jLo, jHi, shift): its input row starts at xRow of the
- * image, and output column j reads input column j·strideW + shift, inside the row for j in [jLo, jHi).
+ * im2col/col2im's loop over the runs of the column matrix (one row of cols, one image n, one
+ * output row i: outW elements from `colsAt`; rows of cols are `images`·outH·outW long). A run
+ * whose input row lies in the padding goes to zero(colsAt, outW); any other to run(colsAt, xRow,
+ * jLo, jHi, shift): its input row starts at xRow (from the first image), and output column j
+ * reads input column j·strideW + shift, inside the row for j in [jLo, jHi).
  */
-function forEachColsRun(g: Window2d, run: (colsAt: number, xRow: number, jLo: number, jHi: number, shift: number) => void, zero: (colsAt: number, n: number) => void): void {
+function forEachColsRun(g: Window2d, images: number, run: (colsAt: number, xRow: number, jLo: number, jHi: number, shift: number) => void, zero: (colsAt: number, n: number) => void): void {
   const { c, h, w, kh, kw, strideH, strideW, padH, padW, dilH, dilW, outH, outW } = g;
   const l = outH * outW;
+  const image = c * h * w;
   for (let ch = 0, row = 0; ch < c; ch++) {
     for (let a = 0; a < kh; a++) {
       for (let b = 0; b < kw; b++, row++) {
@@ -403,21 +405,24 @@ function forEachColsRun(g: Window2d, run: (colsAt: number, xRow: number, jLo: nu
         const shift = b * dilW - padW;
         const jLo = firstAtOrPast(0, shift, strideW, outW);
         const jHi = Math.max(jLo, firstAtOrPast(w, shift, strideW, outW));
-        for (let i = 0; i < outH; i++) {
-          const at = row * l + i * outW;
-          const ih = i * strideH - padH + a * dilH;
-          if (ih < 0 || ih >= h) zero(at, outW);
-          else run(at, (ch * h + ih) * w, jLo, jHi, shift);
+        for (let n = 0; n < images; n++) {
+          for (let i = 0; i < outH; i++) {
+            const at = (row * images + n) * l + i * outW;
+            const ih = i * strideH - padH + a * dilH;
+            if (ih < 0 || ih >= h) zero(at, outW);
+            else run(at, n * image + (ch * h + ih) * w, jLo, jHi, shift);
+          }
         }
       }
     }
   }
 }
 
-function im2col(x: FloatStorage, xOffset: number, g: Window2d, cols: FloatStorage, colsOffset: number): void {
+function im2col(x: FloatStorage, xOffset: number, g: Window2d, cols: FloatStorage, colsOffset: number, images = 1): void {
   const { strideW, outW } = g;
   forEachColsRun(
     g,
+    images,
     (at, xRow, jLo, jHi, shift) => {
       const o = colsOffset + at;
       for (let j = 0; j < jLo; j++) cols[o + j] = 0;
@@ -428,16 +433,50 @@ function im2col(x: FloatStorage, xOffset: number, g: Window2d, cols: FloatStorag
   );
 }
 
-function col2im(cols: FloatStorage, colsOffset: number, g: Window2d, x: FloatStorage, xOffset: number): void {
+function col2im(cols: FloatStorage, colsOffset: number, g: Window2d, x: FloatStorage, xOffset: number, images = 1): void {
   const { strideW } = g;
   forEachColsRun(
     g,
+    images,
     (at, xRow, jLo, jHi, shift) => {
       const o = colsOffset + at;
       for (let j = jLo, ix = xOffset + xRow + jLo * strideW + shift; j < jHi; j++, ix += strideW) x[ix] += cols[o + j]!;
     },
     () => {},
   );
+}
+
+/**
+ * Direct convolution, the reference: each output plane summed in float64 (bias first, then the
+ * taps channel by channel, kernel row by row), rounded once to the output's dtype.
+ */
+function conv2d(x: FloatStorage, weight: FloatStorage, bias: FloatStorage | null, images: number, outChannels: number, g: Window2d, out: FloatStorage): void {
+  const { c, h, w, kh, kw, strideH, strideW, padH, padW, dilH, dilW, outH, outW } = g;
+  const l = outH * outW;
+  const acc = new Float64Array(l);
+  for (let n = 0; n < images; n++) {
+    for (let o = 0; o < outChannels; o++) {
+      acc.fill(bias === null ? 0 : bias[o]!);
+      for (let ch = 0; ch < c; ch++) {
+        const plane = (n * c + ch) * h * w;
+        for (let a = 0; a < kh; a++) {
+          for (let b = 0; b < kw; b++) {
+            const wv = weight[((o * c + ch) * kh + a) * kw + b]!;
+            const shift = b * dilW - padW;
+            const jLo = firstAtOrPast(0, shift, strideW, outW);
+            const jHi = Math.max(jLo, firstAtOrPast(w, shift, strideW, outW));
+            for (let i = 0; i < outH; i++) {
+              const ih = i * strideH - padH + a * dilH;
+              if (ih < 0 || ih >= h) continue;
+              const row = plane + ih * w + shift;
+              for (let j = jLo, at = i * outW; j < jHi; j++) acc[at + j] += wv * x[row + j * strideW]!;
+            }
+          }
+        }
+      }
+      out.set(acc, (n * outChannels + o) * l);
+    }
+  }
 }
 
 /**
@@ -601,6 +640,7 @@ export const jsBackend: Backend = {
   softmax: softmaxRows,
   im2col,
   col2im,
+  conv2d,
   maxPool2d,
   avgPool2d,
   avgPool2dBackward,

@@ -10,13 +10,14 @@ import { gather, reshape } from "./shape-ops.js";
 
 // Convolution as a matrix product (im2col) and pooling, NCHW as in PyTorch.
 //
-// conv2d is a primitive for speed: per image, im2col lays the receptive fields out as the
-// columns of a [C·kh·kw, outH·outW] matrix and one matmul with the weight viewed [O, C·kh·kw]
-// gives the image's output. Its two gradients are ops of their own, each linear in both of its
+// conv2d is a primitive for speed: over the whole batch at once, im2col lays the receptive
+// fields out as the columns of a [C·kh·kw, N·outH·outW] matrix and one matmul with the weight
+// viewed [O, C·kh·kw] gives the output (the backend's conv2d kernel; the wasm one never
+// materialises the columns). Its two gradients are ops of their own, each linear in both of its
 // arguments, and the three differentiate into one another:
 //
 //   y  = conv(x, W)           dx = convInputGrad(dy, W)     (Wᵀ·dy, then col2im)
-//                             dW = convWeightGrad(x, dy)    (Σₙ dyₙ·colsₙᵀ)
+//                             dW = convWeightGrad(x, dy)    (dy·colsᵀ over all N·L columns)
 //   convInputGrad(g, W):      d/dg = conv(·, W),            d/dW = convWeightGrad(·, g)
 //   convWeightGrad(x, g):     d/dx = convInputGrad(g, ·),   d/dg = conv(x, ·)
 //
@@ -112,31 +113,55 @@ interface ConvSpec {
   g: Window2d;
 }
 
-/** Rows of each group's weight block ((C/groups)·kh·kw) and output channels per group. */
+/** Rows of each group's weight block ((C/groups)·kh·kw), output channels per group, output positions per image and elements per image. */
 function groupSizes(s: ConvSpec): { ck: number; og: number; l: number; image: number } {
   const { g, o, groups } = s;
   return { ck: (g.c / groups) * g.kh * g.kw, og: o / groups, l: g.outH * g.outW, image: g.c * g.h * g.w };
 }
 
-/** A 1×1 kernel with stride 1 and no padding: an image is its own column matrix, so im2col is skipped. */
-const isPointwise = (g: Window2d): boolean => g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
+/** The batch's column matrix [C·kh·kw, N·L] (im2col of every image at once), in scratch storage. */
+function batchCols(xd: FloatStorage, s: ConvSpec, dtype: DType): FloatStorage {
+  const { g, n } = s;
+  const cols = scratch(dtype, g.c * g.kh * g.kw * n * g.outH * g.outW);
+  getBackend().im2col(xd, 0, g, cols, 0, n);
+  return cols;
+}
 
-/** y[n] = W · im2col(x[n]) (+ bias), per group. */
+/** gradOut [N, O, L] reordered to [O, N·L] (the layout of the batch's matrix product), in scratch storage. */
+function channelsFirst(gradOut: Tensor, s: ConvSpec): FloatStorage {
+  const { n, o } = s;
+  const l = s.g.outH * s.g.outW;
+  const out = scratch(gradOut.dtype, o * n * l);
+  getBackend().copyStrided(gradOut.data, 0, [l, o * l, 1], [o, n, l], out);
+  return out;
+}
+
+/**
+ * y = conv(x, W) (+ bias) for the whole batch: one backend convolution kernel (the wasm one an
+ * implicit matrix product W · cols over all N·L columns, straight into y's layout); with groups,
+ * the batch's column matrix, one matmul per group into [O, N·L], and a reorder to [N, O, L].
+ */
 function convForward(x: Tensor, w: Tensor, bias: Tensor | null, s: ConvSpec): Tensor {
   const { n, o, groups, g } = s;
-  const { ck, og, l, image } = groupSizes(s);
+  const { ck, og, l } = groupSizes(s);
   const be = getBackend();
   const dtype = x.dtype;
-  const out = allocateUninit(dtype, n * o * l) as FloatStorage;
   const xd = x.data as FloatStorage;
-  const cols = isPointwise(g) ? null : scratch(dtype, g.c * g.kh * g.kw * l);
-  for (let i = 0; i < n; i++) {
-    if (cols !== null) be.im2col(xd, i * image, g, cols, 0);
-    const [src, at] = cols !== null ? [cols, 0] : [xd, i * image];
-    for (let k = 0; k < groups; k++) be.matmul(w.data, k * og * ck, src, at + k * ck * l, out, (i * o + k * og) * l, og, ck, l, false, false);
+  const shape = [n, o, g.outH, g.outW];
+  if (groups === 1) {
+    const out = allocateUninit(dtype, n * o * l) as FloatStorage;
+    be.conv2d(xd, w.data as FloatStorage, bias === null ? null : (bias.data as FloatStorage), n, o, g, out);
+    return Tensor.fromStorage(out, shape, dtype);
   }
-  if (cols !== null) release(cols);
-  if (bias === null) return Tensor.fromStorage(out, [n, o, g.outH, g.outW], dtype);
+  const nl = n * l;
+  const cols = batchCols(xd, s, dtype);
+  const perChannel = scratch(dtype, o * nl);
+  for (let k = 0; k < groups; k++) be.matmul(w.data, k * og * ck, cols, k * ck * nl, perChannel, k * og * nl, og, ck, nl, false, false);
+  release(cols);
+  const out = allocateUninit(dtype, n * o * l) as FloatStorage;
+  be.copyStrided(perChannel, 0, [l, nl, 1], [n, o, l], out);
+  release(perChannel);
+  if (bias === null) return Tensor.fromStorage(out, shape, dtype);
   // The bias, one value per output channel, repeated per image so that the add is a
   // [n·o, l] + [n·o, 1] broadcast: rows × columns, which every backend runs fast. (Into a new
   // array: the binary kernels are not meant to run in place.)
@@ -146,57 +171,81 @@ function convForward(x: Tensor, w: Tensor, bias: Tensor | null, s: ConvSpec): Te
   be.binary("add", out, undefined, perRow, [1, 0], biased, [n * o, l]);
   release(perRow);
   release(out);
-  return Tensor.fromStorage(biased, [n, o, g.outH, g.outW], dtype);
+  return Tensor.fromStorage(biased, shape, dtype);
 }
 
-/** dx[n] = col2im(Wᵀ · dy[n]), per group. */
+/**
+ * dx = col2im(Wᵀ · dy) for the whole batch. With stride 1 (one group) that is a convolution
+ * of dy with the kernel flipped and its channel axes swapped, padded by dil·(k − 1) − pad, which
+ * runs on the forward kernel; otherwise dy as [O, N·L], one matmul per group into the batch's
+ * column matrix, and one col2im.
+ */
 function convInputGrad(gradOut: Tensor, w: Tensor, s: ConvSpec): Tensor {
   const { n, o, groups, g } = s;
   const { ck, og, l, image } = groupSizes(s);
   const be = getBackend();
   const dtype = gradOut.dtype;
-  const pointwise = isPointwise(g);
-  // A pointwise conv's matmul writes every element of dx; otherwise col2im adds into zeros.
-  const dx = (pointwise ? allocateUninit(dtype, n * image) : allocate(dtype, n * image)) as FloatStorage;
-  const cols = pointwise ? null : scratch(dtype, g.c * g.kh * g.kw * l);
-  for (let i = 0; i < n; i++) {
-    const [dst, at] = cols !== null ? [cols, 0] : [dx, i * image];
-    for (let k = 0; k < groups; k++) be.matmul(w.data, k * og * ck, gradOut.data, (i * o + k * og) * l, dst, at + k * ck * l, ck, og, l, true, false);
-    if (cols !== null) be.col2im(cols, 0, g, dx, i * image);
+  const padH = g.dilH * (g.kh - 1) - g.padH;
+  const padW = g.dilW * (g.kw - 1) - g.padW;
+  if (groups === 1 && g.strideH === 1 && g.strideW === 1 && padH >= 0 && padW >= 0) {
+    const { c, kh, kw } = g;
+    const taps = kh * kw;
+    const wd = w.data;
+    const flipped = scratch(dtype, c * o * taps);
+    for (let oc = 0; oc < o; oc++) {
+      for (let ch = 0; ch < c; ch++) {
+        const from = (oc * c + ch) * taps;
+        const to = (ch * o + oc) * taps + taps - 1;
+        for (let t = 0; t < taps; t++) flipped[to - t] = wd[from + t]!;
+      }
+    }
+    const back: Window2d = { ...g, c: o, h: g.outH, w: g.outW, padH, padW, outH: g.h, outW: g.w };
+    const dx = allocateUninit(dtype, n * image) as FloatStorage;
+    be.conv2d(gradOut.data as FloatStorage, flipped, null, n, c, back, dx);
+    release(flipped);
+    return Tensor.fromStorage(dx, [n, g.c, g.h, g.w], dtype);
   }
-  if (cols !== null) release(cols);
+  const nl = n * l;
+  const dy = channelsFirst(gradOut, s);
+  const cols = scratch(dtype, g.c * g.kh * g.kw * nl);
+  for (let k = 0; k < groups; k++) be.matmul(w.data, k * og * ck, dy, k * og * nl, cols, k * ck * nl, ck, og, nl, true, false);
+  release(dy);
+  // col2im adds into zeros.
+  const dx = allocate(dtype, n * image) as FloatStorage;
+  be.col2im(cols, 0, g, dx, 0, n);
+  release(cols);
   return Tensor.fromStorage(dx, [n, g.c, g.h, g.w], dtype);
 }
 
-/** dW = Σₙ dy[n] · im2col(x[n])ᵀ, per group. */
+/**
+ * dW = dy · colsᵀ over the whole batch (a sum over all N·L columns inside one matmul per
+ * group). Where a group's weight block has more columns than rows, its transpose cols · dyᵀ is
+ * computed (more rows of C to split across threads; the same products in the same order) and
+ * transposed back.
+ */
 function convWeightGrad(x: Tensor, gradOut: Tensor, s: ConvSpec): Tensor {
   const { n, o, groups, g } = s;
-  const { ck, og, l, image } = groupSizes(s);
+  const { ck, og, l } = groupSizes(s);
   const be = getBackend();
   const dtype = x.dtype;
-  const size = o * ck;
-  const xd = x.data as FloatStorage;
-  // Image 0's product goes to `sum`; each later one to `part`, and sum + part to `next`, which
-  // becomes the sum (three arrays of dW's size, so that no kernel runs in place).
-  let total = (n === 0 ? allocate(dtype, size) : allocateUninit(dtype, size)) as FloatStorage;
-  let part: FloatStorage | null = null;
-  let next: FloatStorage | null = null;
-  const cols = isPointwise(g) ? null : scratch(dtype, g.c * g.kh * g.kw * l);
-  for (let i = 0; i < n; i++) {
-    if (cols !== null) be.im2col(xd, i * image, g, cols, 0);
-    const [src, at] = cols !== null ? [cols, 0] : [xd, i * image];
-    if (i === 1) [part, next] = [scratch(dtype, size), allocateUninit(dtype, size) as FloatStorage];
-    const dst = i === 0 ? total : part!;
-    for (let k = 0; k < groups; k++) be.matmul(gradOut.data, (i * o + k * og) * l, src, at + k * ck * l, dst, k * og * ck, og, l, ck, false, true);
-    if (i > 0) {
-      be.binary("add", total, undefined, part!, undefined, next!, [size]);
-      [total, next] = [next!, total];
+  const nl = n * l;
+  const dy = channelsFirst(gradOut, s);
+  const cols = batchCols(x.data as FloatStorage, s, dtype);
+  const dw = allocateUninit(dtype, o * ck) as FloatStorage;
+  const transposed = ck > og;
+  const block = transposed ? scratch(dtype, ck * og) : null;
+  for (let k = 0; k < groups; k++) {
+    if (block === null) {
+      be.matmul(dy, k * og * nl, cols, k * ck * nl, dw, k * og * ck, og, nl, ck, false, true);
+    } else {
+      be.matmul(cols, k * ck * nl, dy, k * og * nl, block, 0, ck, nl, og, false, true);
+      be.copyStrided(block, 0, [1, og], [og, ck], dw.subarray(k * og * ck, (k + 1) * og * ck));
     }
   }
-  if (cols !== null) release(cols);
-  if (part !== null) release(part);
-  if (next !== null) release(next);
-  return Tensor.fromStorage(total, [o, g.c / groups, g.kh, g.kw], dtype);
+  if (block !== null) release(block);
+  release(cols);
+  release(dy);
+  return Tensor.fromStorage(dw, [o, g.c / groups, g.kh, g.kw], dtype);
 }
 
 const describeConv = (s: ConvSpec): Record<string, unknown> => ({
@@ -265,7 +314,7 @@ const convOutSize = (n: number, k: number, stride: number, pad: number, dil: num
  * out[n, o, i, j] = bias[o] + Σ_{c,a,b} x[n, g·C/groups + c, i·stride − padding + a·dilation, j·stride − padding + b·dilation]·weight[o, c, a, b]
  * (g: o's group; zeros outside the image). An unbatched x [C, H, W] gives [O, outH, outW].
  * stride, padding and dilation are an int or a [height, width] pair. Gradients flow to x, weight
- * and bias, to any order (createGraph). Computed per image as im2col + one matrix product.
+ * and bias, to any order (createGraph). Computed for the whole batch as one matrix product (im2col).
  * @example const y = conv2d(x, w, b, { padding: 1 }); // x [8, 3, 32, 32], w [16, 3, 3, 3] → [8, 16, 32, 32]
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {

@@ -3,7 +3,7 @@ import type { Backend, BinaryOp, ReduceOp, UnaryOp, Window2d } from "../backend.
 import { adamScalars, collapse, directStrides, jsBackend } from "../js.js";
 import { KERNELS_RELAXED_THREADS_WASM_BASE64, KERNELS_RELAXED_WASM_BASE64, KERNELS_THREADS_WASM_BASE64, KERNELS_WASM_BASE64 } from "./kernels.generated.js";
 import { WasmHeap, type WasmMemoryStats } from "./heap.js";
-import { attachThreads, threadedMatmul, threadedRange } from "./threads.js";
+import { attachThreads, getNumThreads, threadedCalls, threadedMatmul, threadedRange } from "./threads.js";
 
 /**
  * The WebAssembly SIMD backend. Its kernels (assembly/kernels.ts, compiled by
@@ -52,10 +52,13 @@ interface KernelExports {
   adamF64(pIn: number, pOut: number, g: number, mIn: number, mOut: number, vIn: number, vOut: number, xIn: number, xOut: number, n: number,
     beta1: number, omb1: number, beta2: number, omb2: number, eps: number, wd: number, decay: number, stepSize: number, bc2Sqrt: number, flags: number): void;
   /** One image's column matrix (im2col) and its adjoint (col2im: xOut ← xIn + the columns put back). */
-  im2colF32(x: number, cols: number, ...geometry: WindowArgs): void;
-  im2colF64(x: number, cols: number, ...geometry: WindowArgs): void;
-  col2imF32(cols: number, xIn: number, xOut: number, ...geometry: WindowArgs): void;
-  col2imF64(cols: number, xIn: number, xOut: number, ...geometry: WindowArgs): void;
+  im2colF32(x: number, cols: number, ...geometryImagesLd: [...WindowArgs, number, number]): void;
+  im2colF64(x: number, cols: number, ...geometryImagesLd: [...WindowArgs, number, number]): void;
+  col2imF32(cols: number, xIn: number, xOut: number, ...geometryImagesLd: [...WindowArgs, number, number]): void;
+  col2imF64(cols: number, xIn: number, xOut: number, ...geometryImagesLd: [...WindowArgs, number, number]): void;
+  /** Convolution as an implicit matrix product: the weights packed once, then column panels jp0 … jp1 of the batch's output. */
+  packConvWeightsF32(w: number, o: number, k: number, dst: number): void;
+  conv2dF32(x: number, pa: number, bias: number, y: number, scratch: number, ...geometryImagesO: [...WindowArgs, number, number, number, number]): void;
   /** Pooling over c planes (max: values and int32 indices; avg and its adjoint, gOut ← gIn + …). */
   maxPool2dF32(x: number, out: number, indices: number, ...geometry: WindowArgs): void;
   maxPool2dF64(x: number, out: number, indices: number, ...geometry: WindowArgs): void;
@@ -408,18 +411,25 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
       }
     },
 
-    im2col(x, xOffset, g, cols, colsOffset): void {
-      const n = g.c * g.h * g.w;
-      const total = g.c * g.kh * g.kw * g.outH * g.outW;
+    im2col(x, xOffset, g, cols, colsOffset, images = 1): void {
+      const image = g.c * g.h * g.w;
+      const l = g.outH * g.outW;
+      const total = g.c * g.kh * g.kw * l * images;
       const f32 = isF32(x) && isF32(cols);
       if ((!f32 && !(isF64(x) && isF64(cols))) || (total < wasmTuning.minElements && !mem.owns(cols))) {
-        jsBackend.im2col(x, xOffset, g, cols, colsOffset);
+        jsBackend.im2col(x, xOffset, g, cols, colsOffset, images);
         return;
       }
       try {
-        const px = mem.input(x, xOffset, n);
+        const size = f32 ? 4 : 8;
+        const px = mem.input(x, xOffset, image * images);
         const pc = mem.output(cols, colsOffset, total, true);
-        (f32 ? k.im2colF32 : k.im2colF64)(px, pc, ...windowArgs(g));
+        const geometry = windowArgs(g);
+        // Large batches: the images split across threads (each writes its own columns).
+        const threaded =
+          total >= wasmTuning.minThreadedElements / 4 &&
+          threadedRange(mem, f32 ? "im2colF32" : "im2colF64", images, (s, count) => [px + s * image * size, pc + s * l * size, ...geometry, count, l * images], 1);
+        if (!threaded) (f32 ? k.im2colF32 : k.im2colF64)(px, pc, ...geometry, images, l * images);
         mem.end();
       } catch (e) {
         mem.abort();
@@ -427,20 +437,63 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
       }
     },
 
-    col2im(cols, colsOffset, g, x, xOffset): void {
-      const n = g.c * g.h * g.w;
-      const total = g.c * g.kh * g.kw * g.outH * g.outW;
+    col2im(cols, colsOffset, g, x, xOffset, images = 1): void {
+      const image = g.c * g.h * g.w;
+      const l = g.outH * g.outW;
+      const total = g.c * g.kh * g.kw * l * images;
       const f32 = isF32(x) && isF32(cols);
       if ((!f32 && !(isF64(x) && isF64(cols))) || (total < wasmTuning.minElements && !mem.owns(x))) {
-        jsBackend.col2im(cols, colsOffset, g, x, xOffset);
+        jsBackend.col2im(cols, colsOffset, g, x, xOffset, images);
         return;
       }
       try {
+        const size = f32 ? 4 : 8;
         // x is read and written: in place where resident, else copied in and back.
         const pc = mem.input(cols, colsOffset, total);
-        const pIn = mem.input(x, xOffset, n);
-        const pOut = mem.output(x, xOffset, n, true);
-        (f32 ? k.col2imF32 : k.col2imF64)(pc, pIn, pOut, ...windowArgs(g));
+        const pIn = mem.input(x, xOffset, image * images);
+        const pOut = mem.output(x, xOffset, image * images, true);
+        const geometry = windowArgs(g);
+        const threaded =
+          total >= wasmTuning.minThreadedElements / 4 &&
+          threadedRange(mem, f32 ? "col2imF32" : "col2imF64", images, (s, count) => [pc + s * l * size, pIn + s * image * size, pOut + s * image * size, ...geometry, count, l * images], 1);
+        if (!threaded) (f32 ? k.col2imF32 : k.col2imF64)(pc, pIn, pOut, ...geometry, images, l * images);
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
+    },
+
+    conv2d(x, weight, bias, images, outChannels, g, out): void {
+      const kk = g.c * g.kh * g.kw;
+      const l = g.outH * g.outW;
+      const total = images * l;
+      const macs = total * outChannels * kk;
+      // float64 (and tiny non-resident calls) stay the reference's.
+      if (!isF32(x) || !isF32(weight) || !isF32(out) || (bias !== null && !isF32(bias)) || total === 0 || (macs < wasmTuning.minMatmulMacs && !mem.owns(out))) {
+        jsBackend.conv2d(x, weight, bias, images, outChannels, g, out);
+        return;
+      }
+      try {
+        const px = mem.input(x, 0, images * g.c * g.h * g.w);
+        const pw = mem.input(weight, 0, outChannels * kk);
+        const pbias = bias === null ? 0 : mem.input(bias, 0, outChannels);
+        const py = mem.output(out, 0, total * outChannels, true);
+        const pa = mem.temp(Math.ceil(outChannels / 4) * 16 * kk);
+        k.packConvWeightsF32(pw, outChannels, kk, pa);
+        const panels = Math.ceil(total / 8);
+        const geometry = windowArgs(g);
+        const scratchBytes = kk * 32 + 128;
+        // Large products: the column panels split across threads, each with its own panel scratch.
+        const threads = macs >= wasmTuning.minThreadedMacs ? Math.min(getNumThreads(), panels) : 1;
+        let threaded = false;
+        if (threads > 1) {
+          const per = Math.ceil(panels / threads);
+          const calls: number[][] = [];
+          for (let p0 = 0; p0 < panels; p0 += per) calls.push([px, pa, pbias, py, mem.temp(scratchBytes), ...geometry, images, outChannels, p0, Math.min(panels, p0 + per)]);
+          threaded = threadedCalls(mem, "conv2dF32", calls);
+        }
+        if (!threaded) k.conv2dF32(px, pa, pbias, py, mem.temp(scratchBytes), ...geometry, images, outChannels, 0, panels);
         mem.end();
       } catch (e) {
         mem.abort();

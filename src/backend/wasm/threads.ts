@@ -95,7 +95,10 @@ const JOB_ROWS_F64 = 1;
 /** Calls one kernel export: slot JOB+1 its index in CALLABLE, JOB+2 the argument count, then the arguments. */
 const JOB_CALL = 4;
 /** The kernels a JOB_CALL may run (elementwise kernels over a part of their range). */
-const CALLABLE = ["unaryF32", "unaryF64", "binaryF32", "binaryF64", "compareF32", "compareF64", "whereF32", "whereF64", "rowsF32", "rowsF64"] as const;
+const CALLABLE = [
+  "unaryF32", "unaryF64", "binaryF32", "binaryF64", "compareF32", "compareF64", "whereF32", "whereF64", "rowsF32", "rowsF64",
+  "im2colF32", "im2colF64", "col2imF32", "col2imF64", "conv2dF32",
+] as const;
 export type CallableKernel = (typeof CALLABLE)[number];
 
 /** Atomics.load polls before a thread sleeps in Atomics.wait (about 50–100 µs). */
@@ -360,14 +363,15 @@ export function threadedMatmul(mem: WasmHeap, f32: boolean, pa: number, pb: numb
 }
 
 /**
- * Splits an elementwise kernel's range [0, n) into one part per thread (whole multiples of 64
- * elements, so that no part's whole-vector tail runs into another's) and runs them with
+ * Splits an elementwise kernel's range [0, n) into one part per thread (whole multiples of
+ * `unit` elements, 64 by default, so that no part's whole-vector tail runs into another's; 1 for
+ * kernels over whole images) and runs them with
  * threadedCalls; `args(start, count)` gives a part's argument list. False when threads are off.
  */
-export function threadedRange(mem: WasmHeap, name: CallableKernel, n: number, args: (start: number, count: number) => readonly number[]): boolean {
-  const threads = getNumThreads();
+export function threadedRange(mem: WasmHeap, name: CallableKernel, n: number, args: (start: number, count: number) => readonly number[], unit = 64): boolean {
+  const threads = Math.min(getNumThreads(), Math.ceil(n / unit));
   if (threads < 2) return false;
-  const per = Math.ceil(n / threads / 64) * 64;
+  const per = Math.ceil(n / threads / unit) * unit;
   const calls: (readonly number[])[] = [];
   for (let s = 0; s < n; s += per) calls.push(args(s, Math.min(per, n - s)));
   return threadedCalls(mem, name, calls);
