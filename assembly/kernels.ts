@@ -1333,7 +1333,7 @@ export function packConvWeightsF32(w: usize, o: i32, k: i32, dst: usize): void {
  * One 8-column panel of the virtual column matrix, columns j0 … j0 + 7 (those ≥ total are
  * zero), into pb as [k][8]. x holds the batch (images of c·h·w floats).
  */
-function packConvPanelF32(x: usize, pb: usize, j0: i32, total: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
+function packConvPanelF32(x: usize, pb: usize, runs: usize, j0: i32, total: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
   const l = outH * outW;
   const plane = h * w;
   const n0 = j0 / l;
@@ -1375,30 +1375,51 @@ function packConvPanelF32(x: usize, pb: usize, j0: i32, total: i32, c: i32, h: i
     }
     return;
   }
-  // General panel: each column on its own (image, output row and column), with bounds checks.
-  for (let t = 0; t < 8; t++) {
+  // General panel: up to 8 runs of columns, each within one output row of one image (its taps
+  // sw apart in one input row), copied with the in-row stretch worked out once per row of K.
+  // `runs` (128 bytes of the caller's scratch) holds [first column, length, image offset,
+  // row shift | column shift << 16] per run.
+  let nRuns = 0;
+  for (let t = 0; t < 8; ) {
     const j = j0 + t;
-    let d = pb + (<usize>t << 2);
-    if (j >= total) {
-      for (let p = 0, kk = c * kh * kw; p < kk; p++, d += 32) store<f32>(d, 0);
-      continue;
-    }
+    if (j >= total) break;
     const n = j / l;
     const lj = j - n * l;
     const i = lj / outW;
     const q = lj - i * outW;
-    const img = x + ((<usize>n * <usize>c * <usize>plane) << 2);
-    const ih0 = i * sh - ph;
-    const iw0 = q * sw - pw;
-    for (let ch = 0; ch < c; ch++) {
-      const pl = img + ((<usize>ch * <usize>plane) << 2);
-      for (let a = 0; a < kh; a++) {
-        const ih = ih0 + a * dh;
-        const inRow = ih >= 0 && ih < h;
-        for (let b = 0; b < kw; b++, d += 32) {
-          const iw = iw0 + b * dw;
-          store<f32>(d, inRow && iw >= 0 && iw < w ? load<f32>(pl + ((<usize>(ih * w + iw)) << 2)) : 0);
+    const len = min(8 - t, outW - q);
+    const r = runs + (<usize>nRuns << 4);
+    store<i32>(r, t);
+    store<i32>(r, len, 4);
+    store<i32>(r, n * c * plane, 8);
+    store<i32>(r, ((i * sh - ph) & 0xffff) | ((q * sw - pw) << 16), 12);
+    nRuns++;
+    t += len;
+  }
+  const filled = nRuns == 0 ? 0 : load<i32>(runs + (<usize>(nRuns - 1) << 4)) + load<i32>(runs + (<usize>(nRuns - 1) << 4), 4);
+  let d = pb;
+  for (let ch = 0; ch < c; ch++) {
+    for (let a = 0; a < kh; a++) {
+      for (let b = 0; b < kw; b++, d += 32) {
+        for (let r = runs, end = runs + (<usize>nRuns << 4); r < end; r += 16) {
+          const t = load<i32>(r), len = load<i32>(r, 4);
+          const packed = load<i32>(r, 12);
+          const ih = (<i32>(<i16>(packed & 0xffff))) + a * dh;
+          const dst = d + (<usize>t << 2);
+          if (ih < 0 || ih >= h) {
+            for (let u = 0; u < len; u++) store<f32>(dst + (<usize>u << 2), 0);
+            continue;
+          }
+          const iw = (packed >> 16) + b * dw;
+          // (Stride 1 needs no division: lo = −iw, hi = w − iw, clamped to the run.)
+          const lo = sw == 1 ? min(len, max(0, -iw)) : firstAtOrPast(0, iw, sw, len);
+          const hi = max(lo, sw == 1 ? min(len, w - iw) : firstAtOrPast(w, iw, sw, len));
+          const row = x + ((<usize>(load<i32>(r, 8) + ch * plane + ih * w)) << 2);
+          for (let u = 0; u < lo; u++) store<f32>(dst + (<usize>u << 2), 0);
+          for (let u = lo; u < hi; u++) store<f32>(dst + (<usize>u << 2), load<f32>(row + (<usize>(iw + u * sw) << 2)));
+          for (let u = hi; u < len; u++) store<f32>(dst + (<usize>u << 2), 0);
         }
+        for (let t = filled; t < 8; t++) store<f32>(d + (<usize>t << 2), 0);
       }
     }
   }
@@ -1407,7 +1428,7 @@ function packConvPanelF32(x: usize, pb: usize, j0: i32, total: i32, c: i32, h: i
 /**
  * Column panels jp0 ≤ jp < jp1 (8 columns each, of N·L) of y [images, o, outH, outW] = the
  * convolution of x [images, c, h, w] with the weights packed by packConvWeightsF32 (pa), plus
- * bias [o] (0: none). `scratch`: k·32 + 128 bytes for this call (one thread's own).
+ * bias [o] (0: none). `scratch`: k·32 + 256 bytes for this call (one thread's own).
  */
 export function conv2dF32(x: usize, pa: usize, bias: usize, y: usize, scratch: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32,
   images: i32, o: i32, jp0: i32, jp1: i32): void {
@@ -1416,11 +1437,12 @@ export function conv2dF32(x: usize, pa: usize, bias: usize, y: usize, scratch: u
   const total = images * l;
   const pb = scratch;
   const edge = scratch + (<usize>k << 5);
+  const runs = edge + 128;
   const ldc = <usize>l << 2;
   const aStride = <usize>k << 4;
   for (let jp = jp0; jp < jp1; jp++) {
     const j0 = jp << 3;
-    packConvPanelF32(x, pb, j0, total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+    packConvPanelF32(x, pb, runs, j0, total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
     const n0 = j0 / l;
     const l0 = j0 - n0 * l;
     const straight = l0 + 8 <= l && j0 + 8 <= total;
@@ -1524,9 +1546,93 @@ export function conv2dF32(x: usize, pa: usize, bias: usize, y: usize, scratch: u
   }
 }
 
+/**
+ * 2×2 windows, stride 2, no padding or dilation (the common pooling layer), float32: four
+ * outputs at a time from two rows' even and odd columns, with the scalar rule (taps in order
+ * (0,0), (0,1), (1,0), (1,1); a later tap wins when greater or NaN) as lane masks, so values and
+ * indices are those of maxPoolPlanes bit for bit. The last outW % 4 outputs of a row run scalar.
+ */
+function maxPool2x2F32(x: usize, out: usize, idx: usize, c: i32, h: i32, w: i32, outH: i32, outW: i32): void {
+  const w4 = outW & ~3;
+  const step = i32x4.splat(8);
+  let o = out;
+  let oi = idx;
+  for (let p = 0; p < c; p++) {
+    const plane = x + ((<usize>p * <usize>h * <usize>w) << 2);
+    for (let i = 0; i < outH; i++) {
+      const r0 = (2 * i) * w;
+      const s0 = plane + (<usize>r0 << 2);
+      const s1 = s0 + (<usize>w << 2);
+      let i00 = i32x4.add(i32x4.splat(r0), i32x4(0, 2, 4, 6));
+      let j = 0;
+      for (; j < w4; j += 4, o += 16, oi += 16, i00 = i32x4.add(i00, step)) {
+        const off = <usize>j << 3;
+        const a0 = v128.load(s0 + off), a1 = v128.load(s0 + off, 16);
+        const b0 = v128.load(s1 + off), b1 = v128.load(s1 + off, 16);
+        let best = v128.shuffle<f32>(a0, a1, 0, 2, 4, 6);
+        let at = i00;
+        let v = v128.shuffle<f32>(a0, a1, 1, 3, 5, 7);
+        let m = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+        best = v128.bitselect(v, best, m);
+        at = v128.bitselect(i32x4.add(i00, i32x4.splat(1)), at, m);
+        v = v128.shuffle<f32>(b0, b1, 0, 2, 4, 6);
+        m = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+        best = v128.bitselect(v, best, m);
+        at = v128.bitselect(i32x4.add(i00, i32x4.splat(w)), at, m);
+        v = v128.shuffle<f32>(b0, b1, 1, 3, 5, 7);
+        m = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+        best = v128.bitselect(v, best, m);
+        at = v128.bitselect(i32x4.add(i00, i32x4.splat(w + 1)), at, m);
+        v128.store(o, best);
+        v128.store(oi, at);
+      }
+      for (; j < outW; j++, o += 4, oi += 4) {
+        const pos = r0 + 2 * j;
+        let best = load<f32>(plane + (<usize>pos << 2));
+        let at = pos;
+        for (let t = 1; t < 4; t++) {
+          const q = pos + (t >> 1) * w + (t & 1);
+          const v = load<f32>(plane + (<usize>q << 2));
+          if (v > best || v != v) {
+            best = v;
+            at = q;
+          }
+        }
+        store<f32>(o, best);
+        store<i32>(oi, at);
+      }
+    }
+  }
+}
+
 /** Max pooling of c planes, float32: out [c, outH, outW] and the int32 index of each maximum. */
 export function maxPool2dF32(x: usize, out: usize, idx: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32): void {
-  maxPoolPlanes<f32>(x, out, idx, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 && 2 * outH <= h && 2 * outW <= w) maxPool2x2F32(x, out, idx, c, h, w, outH, outW);
+  else maxPoolPlanes<f32>(x, out, idx, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+}
+
+/** The adjoint of a gather along rows with inner = 1: out[r·outLen + index[r·idxLen + j]] += src[r·idxLen + j], in order (max pooling's backward). */
+export function scatterAddRowsF32(src: usize, index: usize, out: usize, rows: i32, outLen: i32, idxLen: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const o = out + ((<usize>r * <usize>outLen) << 2);
+    const base = <usize>r * <usize>idxLen;
+    for (let j: usize = 0; j < <usize>idxLen; j++) {
+      const at = o + (<usize>load<i32>(index + ((base + j) << 2)) << 2);
+      store<f32>(at, load<f32>(at) + load<f32>(src + ((base + j) << 2)));
+    }
+  }
+}
+
+/** float64 version of scatterAddRowsF32. */
+export function scatterAddRowsF64(src: usize, index: usize, out: usize, rows: i32, outLen: i32, idxLen: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const o = out + ((<usize>r * <usize>outLen) << 3);
+    const base = <usize>r * <usize>idxLen;
+    for (let j: usize = 0; j < <usize>idxLen; j++) {
+      const at = o + (<usize>load<i32>(index + ((base + j) << 2)) << 3);
+      store<f64>(at, load<f64>(at) + load<f64>(src + ((base + j) << 3)));
+    }
+  }
 }
 
 /** float64 version of maxPool2dF32. */

@@ -201,6 +201,30 @@ describe.skipIf(!simdSupported())("batched convolution kernels: wasm against the
     });
   }
 
+  for (const [name, Ctor] of FLOATS) {
+    it(`${name}: 2×2 stride-2 max pooling (the vector path) and its scatter-add backward, ties and NaN included, bit for bit`, () => {
+      wasmTuning.minElements = 0;
+      for (const [c, h, w] of [[3, 8, 8], [2, 7, 11], [5, 14, 14], [1, 2, 19], [4, 29, 30]] as const) {
+        const outH = Math.floor(h / 2), outW = Math.floor(w / 2);
+        const g: Window2d = { c, h, w, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, dilH: 1, dilW: 1, outH, outW };
+        // Few distinct values (ties), some NaN and −∞.
+        const x = Ctor.from(values(Ctor, c * h * w, h * 7 + w), (v, i) => (i % 13 === 5 ? NaN : i % 17 === 3 ? -Infinity : Math.round(v * 4)));
+        const m = c * outH * outW;
+        const [v1, v2] = [new Ctor(m), new Ctor(m)];
+        const [i1, i2] = [new Int32Array(m), new Int32Array(m)];
+        jsBackend.maxPool2d(x, g, v1, i1);
+        wasm.maxPool2d(x, g, v2, i2);
+        expectSame(v1, v2, `values ${c}×${h}×${w}`);
+        expectSame(i1, i2, `indices ${c}×${h}×${w}`);
+        const gy = values(Ctor, m, 3);
+        const [d1, d2] = [values(Ctor, c * h * w, 5), values(Ctor, c * h * w, 5)];
+        jsBackend.scatterAdd(gy, i1, c, h * w, outH * outW, 1, d1, false);
+        wasm.scatterAdd(gy, i1, c, h * w, outH * outW, 1, d2, false);
+        expectSame(d1, d2, `scatterAdd ${c}×${h}×${w}`);
+      }
+    });
+  }
+
   it("float32 conv2d on tensors in wasm memory (the registered backend) writes every element and nothing more", () => {
     setBackend("wasm");
     const g: Window2d = { c: 3, h: 7, w: 11, kh: 3, kw: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, dilH: 1, dilW: 1, outH: 7, outW: 11 };

@@ -59,6 +59,9 @@ interface KernelExports {
   /** Convolution as an implicit matrix product: the weights packed once, then column panels jp0 … jp1 of the batch's output. */
   packConvWeightsF32(w: number, o: number, k: number, dst: number): void;
   conv2dF32(x: number, pa: number, bias: number, y: number, scratch: number, ...geometryImagesO: [...WindowArgs, number, number, number, number]): void;
+  /** scatterAdd with inner = 1 and a full index (max pooling's backward). */
+  scatterAddRowsF32(src: number, index: number, out: number, rows: number, outLen: number, idxLen: number): void;
+  scatterAddRowsF64(src: number, index: number, out: number, rows: number, outLen: number, idxLen: number): void;
   /** Pooling over c planes (max: values and int32 indices; avg and its adjoint, gOut ← gIn + …). */
   maxPool2dF32(x: number, out: number, indices: number, ...geometry: WindowArgs): void;
   maxPool2dF64(x: number, out: number, indices: number, ...geometry: WindowArgs): void;
@@ -315,6 +318,23 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
       const [dims, [st]] = collapse(shape, [strides]);
       const nd = dims.length;
       const n = out.length;
+      const run = dims[nd - 1] ?? 0;
+      if (nd >= 2 && st![nd - 1] === 1 && run >= 32 && src.constructor === out.constructor && n >= wasmTuning.minCopyElements) {
+        // Contiguous runs (a permute that keeps the last axis, as convolution's [N, O, L] ↔ [O, N, L]):
+        // one native copy per run.
+        const lead = dims.slice(0, nd - 1);
+        const index = new Array<number>(lead.length).fill(0);
+        for (let o = 0; o < n; o += run) {
+          let off = offset;
+          for (let d = 0; d < lead.length; d++) off += index[d]! * st![d]!;
+          (out as Float32Array).set((src as Float32Array).subarray(off, off + run), o);
+          for (let d = lead.length - 1; d >= 0; d--) {
+            if (++index[d]! < lead[d]!) break;
+            index[d] = 0;
+          }
+        }
+        return;
+      }
       if ((size !== 4 && size !== 8) || out.BYTES_PER_ELEMENT !== size || nd < 2 || n < wasmTuning.minCopyElements || st![nd - 1] === 1) {
         jsBackend.copyStrided(src, offset, strides, shape, out);
         return;
@@ -338,6 +358,27 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
             index[d] = 0;
           }
         }
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
+    },
+
+    scatterAdd(src, index, outer, outLen, idxLen, inner, out, indexIsVector): void {
+      const f32 = isF32(src) && isF32(out);
+      const total = outer * idxLen;
+      if (inner !== 1 || indexIsVector || (!f32 && !(isF64(src) && isF64(out))) || (total < wasmTuning.minElements && !mem.owns(out)) || index.length < total || src.length < total) {
+        jsBackend.scatterAdd(src, index, outer, outLen, idxLen, inner, out, indexIsVector);
+        return;
+      }
+      try {
+        const ps = mem.input(src, 0, total);
+        const pi = mem.input(index, 0, total);
+        const pIn = mem.input(out, 0, outer * outLen);
+        const po = mem.output(out, 0, outer * outLen, true);
+        if (pIn !== po) new Uint8Array(k.memory.buffer, po, outer * outLen * out.BYTES_PER_ELEMENT).set(new Uint8Array(k.memory.buffer, pIn, outer * outLen * out.BYTES_PER_ELEMENT));
+        (f32 ? k.scatterAddRowsF32 : k.scatterAddRowsF64)(ps, pi, po, outer, outLen, idxLen);
         mem.end();
       } catch (e) {
         mem.abort();
@@ -483,7 +524,7 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
         k.packConvWeightsF32(pw, outChannels, kk, pa);
         const panels = Math.ceil(total / 8);
         const geometry = windowArgs(g);
-        const scratchBytes = kk * 32 + 128;
+        const scratchBytes = kk * 32 + 256;
         // Large products: the column panels split across threads, each with its own panel scratch.
         const threads = macs >= wasmTuning.minThreadedMacs ? Math.min(getNumThreads(), panels) : 1;
         let threaded = false;
