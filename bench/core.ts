@@ -11,9 +11,15 @@
  *   npm run bench -- train            # the three training-step rows
  *   npm run bench -- memory           # only the memory section (see below)
  *
+ *   npm run bench -- conv             # the convolution rows (conv/layer, conv/lenet/64, conv/cifar/64)
+ *
  * Row ids: matmul/128 … matmul/2048, matmul/512/transA, matmul/512/transB, elementwise/relu,
  * elementwise/exp, elementwise/add, elementwise/mulRow, graph, train/784-256-10/128,
- * train/784-256-10/512, train/3072-100-10/256; the memory section's id is "memory".
+ * train/784-256-10/512, train/3072-100-10/256, conv/layer, conv/lenet/64, conv/cifar/64; the
+ * memory section's id is "memory".
+ *
+ * PyTorch: Debian's python3-torch with OpenBLAS behind its BLAS (`bench/setup.sh` installs
+ * python3-torch and libopenblas0-pthread; without the latter, libblas.so.3 is the reference BLAS).
  *
  * Prints one markdown table on stdout (progress goes to stderr) and writes the same report,
  * with the CPU model, Node version and date, to bench/RESULTS.md (temp file + rename, so a
@@ -283,7 +289,11 @@ interface TrainSpec {
 }
 
 /** What PyTorch's script computes for a row, with the same input data as the other libraries. */
-type TorchJob = { kind: "matmul"; n: number; transA: boolean; transB: boolean; a: Float32Array; b: Float32Array } | ({ kind: "train" } & TrainSpec);
+type TorchJob =
+  | { kind: "matmul"; n: number; transA: boolean; transB: boolean; a: Float32Array; b: Float32Array }
+  | ({ kind: "train" } & TrainSpec)
+  | ({ kind: "convlayer" } & ConvLayerSpec)
+  | ({ kind: "convnet" } & ConvNetSpec);
 
 /**
  * Times each job in PyTorch with the harness's method (one checked call, `warmup` more, then
@@ -317,6 +327,41 @@ for job in jobs:
         A, B = (a.t() if job["transA"] else a), (b.t() if job["transB"] else b)
         fn = lambda: torch.matmul(A, B)
         out = lambda: fn().flatten()
+    elif job["kind"] == "convlayer":
+        n, c, o, hw = job["batch"], job["cin"], job["cout"], job["hw"]
+        x = load(name("x"), (n, c, hw, hw)).requires_grad_()
+        w = load(name("w"), (o, c, 3, 3)).requires_grad_()
+        b = load(name("b"), (o,)).requires_grad_()
+        gy = load(name("gy"), (n, o, hw, hw))
+        def fn():
+            x.grad = w.grad = b.grad = None
+            y = F.conv2d(x, w, b, padding=1)
+            y.backward(gy)
+            return y
+        def out():
+            fn()
+            return torch.cat([x.grad.flatten(), w.grad.flatten(), b.grad.flatten()])
+    elif job["kind"] == "convnet":
+        bs, cin, hw, (c1, c2, nh), lr = job["batch"], job["cin"], job["hw"], job["widths"], job["lr"]
+        x = load(name("x"), (bs, cin, hw, hw))
+        y = load(name("y"), (bs,), torch.int32).long()
+        shapes = [(c1, cin, 3, 3), (c1,), (c2, c1, 3, 3), (c2,), (c2 * (hw // 4) ** 2, nh), (nh,), (nh, 10), (10,)]
+        params = [load(name("p%d" % i), sh) for i, sh in enumerate(shapes)]
+        for p in params: p.requires_grad_()
+        w1, b1, w2, b2, w3, b3, w4, b4 = params
+        opt = torch.optim.SGD(params, lr=lr)
+        def fn():
+            opt.zero_grad(set_to_none=True)
+            h = F.max_pool2d(torch.relu(F.conv2d(x, w1, b1, padding=1)), 2)
+            h = F.max_pool2d(torch.relu(F.conv2d(h, w2, b2, padding=1)), 2)
+            loss = F.cross_entropy(torch.relu(h.flatten(1) @ w3 + b3) @ w4 + b4, y)
+            loss.backward()
+            opt.step()
+            return loss
+        def out():
+            before = [p.detach().clone() for p in params]
+            loss = fn().detach().reshape(1)
+            return torch.cat([loss] + [((b - p.detach()) / lr).flatten() for p, b in zip(params, before)])
     else:
         (ni, nh, no), bs, lr = job["sizes"], job["batch"], job["lr"]
         x = load(name("x"), (bs, ni))
@@ -343,7 +388,13 @@ for job in jobs:
         r["all"] = measure(fn, job["warmup"])
     results[job["id"]] = r
 blas = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
-print(json.dumps({"version": torch.__version__, "threads": all_threads, "blas": blas.group(1) if blas else "", "results": results}))
+# Debian's build says BLAS_INFO=generic: it calls whatever libblas.so.3 the system provides
+# (OpenBLAS once libopenblas0-pthread is installed). The library really loaded is in the maps.
+try:
+    loaded = sorted({l.split()[-1].split("/")[-1] for l in open("/proc/self/maps") if re.search(r"blas|mkl", l.split()[-1] if l.split() else "", re.I)})
+except OSError:
+    loaded = []
+print(json.dumps({"version": torch.__version__, "threads": all_threads, "blas": (blas.group(1) if blas else "") + (" (loaded: " + ", ".join(loaded) + ")" if loaded else ""), "results": results}))
 `;
 
 interface TorchRun {
@@ -383,10 +434,19 @@ function runTorch(python: string, rows: Row[]): void {
       const job = row.torch;
       if (!job) continue;
       const id = row.id.replace(/\//g, "_");
-      const files: Record<string, Float32Array | Int32Array> = job.kind === "matmul" ? { a: job.a, b: job.b } : { x: job.x, y: job.y, w1: job.w1, b1: job.b1, w2: job.w2, b2: job.b2 };
+      const files: Record<string, Float32Array | Int32Array> =
+        job.kind === "matmul" ? { a: job.a, b: job.b }
+        : job.kind === "train" ? { x: job.x, y: job.y, w1: job.w1, b1: job.b1, w2: job.w2, b2: job.b2 }
+        : job.kind === "convlayer" ? { x: job.x, w: job.w, b: job.b, gy: job.gy }
+        : { x: job.x, y: job.y, ...Object.fromEntries(job.params.map((p, i) => [`p${i}`, p])) };
       for (const [k, data] of Object.entries(files)) writeFileSync(path.join(folder, `${id}.${k}`), data);
       const common = { id, warmup: row.warmup };
-      jobs.push(job.kind === "matmul" ? { ...common, kind: "matmul", n: job.n, transA: job.transA, transB: job.transB } : { ...common, kind: "train", sizes: job.sizes, batch: job.batch, lr: job.lr });
+      jobs.push(
+        job.kind === "matmul" ? { ...common, kind: "matmul", n: job.n, transA: job.transA, transB: job.transB }
+        : job.kind === "train" ? { ...common, kind: "train", sizes: job.sizes, batch: job.batch, lr: job.lr }
+        : job.kind === "convlayer" ? { ...common, kind: "convlayer", batch: job.batch, cin: job.cin, cout: job.cout, hw: job.hw }
+        : { ...common, kind: "convnet", batch: job.batch, cin: job.cin, hw: job.hw, widths: job.widths, lr: job.lr },
+      );
     }
     if (jobs.length === 0) return;
     writeFileSync(path.join(folder, "jobs.json"), JSON.stringify(jobs));
@@ -687,6 +747,309 @@ function trainRow(batch: number, sizes: [number, number, number], seed: number):
   };
 }
 
+// ------------------------------------------------------------------ convolution rows
+
+/** conv/layer: x [batch, cin, hw, hw], weight [cout, cin, 3, 3], bias [cout], the upstream gradient gy [batch, cout, hw, hw]. */
+interface ConvLayerSpec {
+  batch: number;
+  cin: number;
+  cout: number;
+  hw: number;
+  x: Float32Array;
+  w: Float32Array;
+  b: Float32Array;
+  gy: Float32Array;
+}
+
+/**
+ * The convnet rows' model: x [batch, cin, hw, hw] → conv cin→c1 3×3 pad 1 → ReLU → max pool 2 →
+ * conv c1→c2 3×3 pad 1 → ReLU → max pool 2 → flatten (c2·(hw/4)²) → linear nh → ReLU → linear 10,
+ * softmax cross-entropy, plain SGD. params: w1 [c1, cin, 3, 3], b1, w2 [c2, c1, 3, 3], b2,
+ * w3 [c2·(hw/4)², nh], b3, w4 [nh, 10], b4 (PyTorch's layouts; linear weights stored [in, out]).
+ */
+interface ConvNetSpec {
+  batch: number;
+  cin: number;
+  hw: number;
+  widths: [number, number, number];
+  lr: number;
+  x: Float32Array;
+  y: Int32Array;
+  params: Float32Array[];
+}
+
+/** SGD's learning rate in the convnet rows. */
+const CONV_LR = 0.01;
+
+/** The convnet's parameter shapes (PyTorch's layouts). */
+function convNetShapes(spec: Pick<ConvNetSpec, "cin" | "hw" | "widths">): number[][] {
+  const [c1, c2, nh] = spec.widths;
+  const flat = c2 * (spec.hw / 4) ** 2;
+  return [[c1, spec.cin, 3, 3], [c1], [c2, c1, 3, 3], [c2], [flat, nh], [nh], [nh, 10], [10]];
+}
+
+function convNetSpec(batch: number, cin: number, hw: number, widths: [number, number, number], seed: number): ConvNetSpec {
+  const y = new Int32Array(batch);
+  const u = randomData(batch, seed, 0, 10);
+  for (let i = 0; i < batch; i++) y[i] = Math.min(9, Math.floor(u[i]!));
+  // PyTorch's default init bounds: U(±1/√fan_in) for weights and biases alike.
+  const shapes = convNetShapes({ cin, hw, widths });
+  const fanIn = [cin * 9, cin * 9, widths[0] * 9, widths[0] * 9, shapes[4]![0]!, shapes[4]![0]!, widths[2], widths[2]];
+  const params = shapes.map((sh, i) => {
+    const k = 1 / Math.sqrt(fanIn[i]!);
+    return randomData(sh.reduce((a, b) => a * b, 1), seed + 1 + i, -k, k);
+  });
+  return { batch, cin, hw, widths, lr: CONV_LR, x: randomData(batch * cin * hw * hw, seed + 20, 0, 1), y, params };
+}
+
+/** NCHW (or OIHW) data as NHWC (HWIO for weights: [O, I, H, W] → [H, W, I, O]). */
+function toChannelsLast(data: Float32Array, [a, b, h, w]: number[], weight: boolean): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < a!; i++)
+    for (let j = 0; j < b!; j++)
+      for (let y = 0; y < h!; y++)
+        for (let x = 0; x < w!; x++) {
+          const v = data[((i * b! + j) * h! + y) * w! + x]!;
+          out[weight ? ((y * w! + x) * b! + j) * a! + i : ((i * h! + y) * w! + x) * b! + j] = v;
+        }
+  return out;
+}
+/** The inverse of toChannelsLast (shape: the NCHW / OIHW one). */
+function fromChannelsLast(data: ArrayLike<number>, [a, b, h, w]: number[], weight: boolean): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < a!; i++)
+    for (let j = 0; j < b!; j++)
+      for (let y = 0; y < h!; y++)
+        for (let x = 0; x < w!; x++) out[((i * b! + j) * h! + y) * w! + x] = data[weight ? ((y * w! + x) * b! + j) * a! + i : ((i * h! + y) * w! + x) * b! + j]!;
+  return out;
+}
+
+/**
+ * TF.js' 3×3, stride 1, pad 1 convolution (NHWC, HWIO). On its wasm backend (tfjs-backend-wasm
+ * 4.22 has Conv2D and Conv2DBackpropInput but no Conv2DBackpropFilter kernel, so tf.grad of a
+ * conv2d throws there) the weight gradient is computed with its own Conv2D (XNNPACK) on
+ * transposed operands, dW[a, b, c, o] = Σ_{n,i,j} x[n, i+a−1, j+b−1, c]·dy[n, i, j, o] =
+ * conv2d(xᵀ [C, H, W, N], dyᵀ [H, W, N, O]) with pad 1, in a tf.customGrad; the input gradient is
+ * tf.conv2dTranspose (its Conv2DBackpropInput). On the cpu backend: tf.conv2d and its own gradients.
+ */
+function tfConv3x3(wasmBackend: boolean): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D {
+  if (!wasmBackend) return (x, w) => tf.conv2d(x, w, 1, "same");
+  return tf.customGrad((x, w, save) => {
+    (save as tf.GradSaveFunc)([x as tf.Tensor4D, w as tf.Tensor4D]);
+    return {
+      value: tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same"),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const dx = tf.conv2dTranspose(dy as tf.Tensor4D, ws, xs.shape, 1, "same");
+        const xt = tf.transpose(xs, [3, 1, 2, 0]) as tf.Tensor4D;
+        const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+        const dwt = tf.conv2d(xt, dyt, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+        return [dx, tf.transpose(dwt, [1, 2, 0, 3])];
+      },
+    };
+  }) as (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
+}
+
+/**
+ * One conv layer forward and backward: y = conv2d(x, W, b) (3×3, pad 1), then the input,
+ * weight and bias gradients for a given upstream gradient gy (y.backward(gy); TF.js tf.grads
+ * with dy; jax-js one jit of grad(Σ y·gy), in which the product with gy fuses). Checked: dx, dW, db.
+ */
+function convLayerRow(batch: number, cin: number, cout: number, hw: number, seed: number): Row {
+  const k = 1 / Math.sqrt(cin * 9);
+  const spec: ConvLayerSpec = {
+    batch, cin, cout, hw,
+    x: randomData(batch * cin * hw * hw, seed, -1, 1),
+    w: randomData(cout * cin * 9, seed + 1, -k, k),
+    b: randomData(cout, seed + 2, -k, k),
+    gy: randomData(batch * cout * hw * hw, seed + 3, -1, 1),
+  };
+  const xShape = [batch, cin, hw, hw], wShape = [cout, cin, 3, 3], yShape = [batch, cout, hw, hw];
+  return {
+    id: "conv/layer",
+    name: `conv layer fwd+bwd (dx, dW, db) f32 [${xShape.join(",")}] → ${cout} channels, 3×3, pad 1`,
+    unit: "ms",
+    higherIsBetter: false,
+    toUnit: (ms) => ms,
+    warmup: 1,
+    threads: true,
+    segments: [spec.x.length, spec.w.length, cout],
+    torch: { kind: "convlayer", ...spec },
+    make(lib) {
+      if (lib === "tfjs-cpu") return null;
+      if (isTorch(lib)) return torchCase(this, lib);
+      if (lib === "jax-js") {
+        const np = jax.numpy;
+        type P = { x: jax.Array; w: jax.Array; b: jax.Array };
+        const p: P = { x: np.array(spec.x).reshape(xShape), w: np.array(spec.w).reshape(wShape), b: np.array(spec.b) };
+        const gy = np.array(spec.gy).reshape(yShape);
+        const f = (q: P, g: jax.Array): jax.Array => np.sum(jax.lax.conv(q.x, q.w, [1, 1], [[1, 1], [1, 1]]).add(q.b.reshape([1, cout, 1, 1])).mul(g));
+        const step = jax.jit((q: P, g: jax.Array) => jax.grad(f)(q, g) as P);
+        const go = (): ArrayLike<number>[] => {
+          const d = step(jax.tree.ref(p), gy.ref);
+          return [d.x.dataSync(), d.w.dataSync(), d.b.dataSync()];
+        };
+        const output = (): Float32Array => concat(go());
+        return { run: () => void go(), output, dispose: () => (jax.tree.dispose(p), gy.dispose(), step.dispose()) };
+      }
+      if (isOwn(lib)) {
+        const x = crTensor(spec.x, xShape, true);
+        const w = crTensor(spec.w, wShape, true);
+        const b = crTensor(spec.b, [cout], true);
+        const gy = crTensor(spec.gy, yShape);
+        const go = (): void => {
+          x.zeroGrad();
+          w.zeroGrad();
+          b.zeroGrad();
+          cr.conv2d(x, w, b, { padding: 1 }).backward(gy);
+        };
+        const output = (): Float32Array => {
+          go();
+          return concat([x.grad!.data, w.grad!.data, b.grad!.data]);
+        };
+        return { run: crRun(go), output, dispose() {} };
+      }
+      const conv = tfConv3x3(lib === "tfjs-wasm");
+      const x = tf.tensor4d(toChannelsLast(spec.x, xShape, false), [batch, hw, hw, cin]);
+      const w = tf.tensor4d(toChannelsLast(spec.w, wShape, true), [3, 3, cin, cout]);
+      const b = tf.tensor1d(spec.b);
+      const gy = tf.tensor4d(toChannelsLast(spec.gy, yShape, false), [batch, hw, hw, cout]);
+      const grads = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.add(conv(xi as tf.Tensor4D, wi as tf.Tensor4D), bi));
+      const output = (): Float32Array =>
+        tf.tidy(() => {
+          const [dx, dw, db] = grads([x, w, b], gy);
+          return concat([fromChannelsLast(dx!.dataSync(), xShape, false), fromChannelsLast(dw!.dataSync(), wShape, true), db!.dataSync()]);
+        });
+      return { run: tfRun(() => void grads([x, w, b], gy)), output, dispose: () => tf.dispose([x, w, b, gy]) };
+    },
+  };
+}
+
+/** Arrays concatenated into one float32 array. */
+function concat(parts: ArrayLike<number>[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/**
+ * One training step of the two-conv-layer convnet (ConvNetSpec) on a batch, in each library's
+ * own idiom, as the MLP training rows: chainrule conv2d, maxPool2d, relu, matmul,
+ * nn.functional.crossEntropy and optim.SGD; TF.js optimizer.minimize (NHWC; the pooled features
+ * transposed to NCHW before the flatten, so that W3's rows mean the same as elsewhere);
+ * jax-js one jit(valueAndGrad + update) with lax.conv and a reshape-max pool; PyTorch F.conv2d,
+ * F.max_pool2d, F.cross_entropy and torch.optim.SGD. Checked: the loss and each parameter's
+ * (before − after) / lr.
+ */
+function convNetRow(id: string, label: string, batch: number, cin: number, hw: number, widths: [number, number, number], seed: number): Row {
+  const spec = convNetSpec(batch, cin, hw, widths, seed);
+  const shapes = convNetShapes(spec);
+  const [c1, c2, nh] = widths;
+  const flat = c2 * (hw / 4) ** 2;
+  return {
+    id,
+    name: `${label} train step: [${batch},${cin},${hw},${hw}] conv ${cin}→${c1} ReLU pool, conv ${c1}→${c2} ReLU pool, linear ${flat}→${nh} ReLU→10, softmax CE, SGD`,
+    unit: "ms/step",
+    higherIsBetter: false,
+    toUnit: (ms) => ms,
+    warmup: 1,
+    threads: true,
+    segments: [1, ...spec.params.map((p) => p.length)],
+    torch: { kind: "convnet", ...spec },
+    make(lib) {
+      if (lib === "tfjs-cpu" || (lib === "chainrule-js" && cin > 1)) return null;
+      if (isTorch(lib)) return torchCase(this, lib);
+      if (lib === "jax-js") {
+        const np = jax.numpy;
+        let p = spec.params.map((d, i) => np.array(d).reshape(shapes[i]!));
+        const x = np.array(spec.x).reshape([batch, cin, hw, hw]);
+        const y = np.array(oneHot(spec.y, 10)).reshape([batch, 10]);
+        const pool = (h: jax.Array, c: number, s: number): jax.Array => h.reshape([batch, c, s / 2, 2, s / 2, 2]).max([3, 5]);
+        const loss = (q: jax.Array[], xb: jax.Array, yb: jax.Array): jax.Array => {
+          const pad: [number, number][] = [[1, 1], [1, 1]];
+          let h = pool(jax.nn.relu(jax.lax.conv(xb, q[0]!, [1, 1], pad).add(q[1]!.reshape([1, c1, 1, 1]))), c1, hw);
+          h = pool(jax.nn.relu(jax.lax.conv(h, q[2]!, [1, 1], pad).add(q[3]!.reshape([1, c2, 1, 1]))), c2, hw / 2);
+          const logits = np.matmul(jax.nn.relu(np.matmul(h.reshape([batch, flat]), q[4]!).add(q[5]!)), q[6]!).add(q[7]!);
+          return np.sum(jax.nn.logSoftmax(logits, -1).mul(yb)).mul(-1 / batch);
+        };
+        const step = jax.jit((q: jax.Array[], xb: jax.Array, yb: jax.Array) => {
+          const [l, g] = jax.valueAndGrad(loss)(jax.tree.ref(q), xb, yb);
+          const next = jax.tree.map((v: jax.Array, d: jax.Array) => v.sub(d.mul(spec.lr)), q, g as jax.Array[]);
+          return [l, next] as [jax.Array, jax.Array[]];
+        });
+        const go = (): [number, ArrayLike<number>[]] => {
+          const [l, next] = step(p, x.ref, y.ref);
+          p = next;
+          const after = p.map((t) => t.ref.dataSync());
+          return [l.dataSync()[0]!, after];
+        };
+        const output = (): Float32Array => {
+          const [l, after] = go();
+          return stepOutput(l, spec.params, after, spec.lr);
+        };
+        return { run: () => void go(), output, dispose: () => (x.dispose(), y.dispose(), jax.tree.dispose(p), step.dispose()) };
+      }
+      if (isOwn(lib)) {
+        const x = crTensor(spec.x, [batch, cin, hw, hw]);
+        const y = cr.tensor(spec.y, { shape: [batch], dtype: "int32" });
+        const params = spec.params.map((d, i) => crTensor(d, shapes[i]!, true));
+        const [w1, b1, w2, b2, w3, b3, w4, b4] = params as [cr.Tensor, cr.Tensor, cr.Tensor, cr.Tensor, cr.Tensor, cr.Tensor, cr.Tensor, cr.Tensor];
+        const opt = new cr.optim.SGD(params, { lr: spec.lr });
+        const go = (): cr.Tensor => {
+          opt.zeroGrad();
+          let h = cr.maxPool2d(cr.conv2d(x, w1, b1, { padding: 1 }).relu(), { kernelSize: 2 });
+          h = cr.maxPool2d(cr.conv2d(h, w2, b2, { padding: 1 }).relu(), { kernelSize: 2 });
+          const logits = h.reshape([batch, flat]).matmul(w3).add(b3).relu().matmul(w4).add(b4);
+          const loss = cr.nn.functional.crossEntropy(logits, y);
+          loss.backward();
+          opt.step();
+          return loss;
+        };
+        const output = (): Float32Array => {
+          const loss = go().item();
+          return stepOutput(loss, spec.params, params.map((t) => t.data), spec.lr);
+        };
+        return { run: crRun(go), output, dispose() {} };
+      }
+      const conv = tfConv3x3(lib === "tfjs-wasm");
+      const x = tf.tensor4d(toChannelsLast(spec.x, [batch, cin, hw, hw], false), [batch, hw, hw, cin]);
+      const y = tf.tensor2d(oneHot(spec.y, 10), [batch, 10]);
+      const variable = (data: Float32Array, shape: number[]): tf.Variable => {
+        const init = tf.tensor(data, shape);
+        const v = tf.variable(init);
+        init.dispose();
+        return v;
+      };
+      const conv1 = toChannelsLast(spec.params[0]!, shapes[0]!, true), conv2 = toChannelsLast(spec.params[2]!, shapes[2]!, true);
+      const vars = [
+        variable(conv1, [3, 3, cin, c1]), variable(spec.params[1]!, [c1]),
+        variable(conv2, [3, 3, c1, c2]), variable(spec.params[3]!, [c2]),
+        variable(spec.params[4]!, [flat, nh]), variable(spec.params[5]!, [nh]),
+        variable(spec.params[6]!, [nh, 10]), variable(spec.params[7]!, [10]),
+      ];
+      const [w1, b1, w2, b2, w3, b3, w4, b4] = vars as [tf.Variable, tf.Variable, tf.Variable, tf.Variable, tf.Variable, tf.Variable, tf.Variable, tf.Variable];
+      const opt = tf.train.sgd(spec.lr);
+      const loss = (): tf.Scalar => {
+        let h = tf.maxPool(tf.relu(tf.add(conv(x, w1 as tf.Tensor4D), b1)) as tf.Tensor4D, 2, 2, "valid");
+        h = tf.maxPool(tf.relu(tf.add(conv(h, w2 as tf.Tensor4D), b2)) as tf.Tensor4D, 2, 2, "valid");
+        const features = tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [batch, flat]);
+        return tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(features, w3), b3)), w4), b4));
+      };
+      const output = (): Float32Array =>
+        tf.tidy(() => {
+          const l = opt.minimize(loss, true, vars)!;
+          const after = vars.map((v, i) => (i === 0 || i === 2 ? fromChannelsLast(v.dataSync(), shapes[i]!, true) : v.dataSync()));
+          return stepOutput(l.dataSync()[0]!, spec.params, after, spec.lr);
+        });
+      return { run: tfRun(() => void opt.minimize(loss, false, vars)), output, dispose: () => (tf.dispose([x, y, ...vars]), opt.dispose()) };
+    },
+  };
+}
+
 const ROWS: Row[] = [
   matmulRow(128),
   matmulRow(256),
@@ -703,6 +1066,9 @@ const ROWS: Row[] = [
   trainRow(128, [784, 256, 10], 31),
   trainRow(512, [784, 256, 10], 41),
   trainRow(256, [3072, 100, 10], 51),
+  convLayerRow(32, 16, 32, 32, 61),
+  convNetRow("conv/lenet/64", "LeNet-style (MNIST-shaped)", 64, 1, 28, [16, 32, 128], 71),
+  convNetRow("conv/cifar/64", "CIFAR-10 convnet", 64, 3, 32, [32, 64, 256], 81),
 ];
 
 // ------------------------------------------------------------------ peers
@@ -1098,8 +1464,8 @@ async function benchRows(rows: Row[]): Promise<string[]> {
     if (torchRun) {
       notes.push(
         `PyTorch ${torchRun.version} on the CPU (${python}), in a child process: the same data, timed by the same method in Python (time.perf_counter); ` +
-          `1 thread (torch.set_num_threads(1)) and ${torchRun.threads} threads. Matmul and training rows only.` +
-          (torchRun.blas ? ` Its build's BLAS: ${torchRun.blas}` + (/mkl|openblas/i.test(torchRun.blas) ? "." : " (e.g. a distribution build with the reference BLAS, not OpenBLAS or MKL: its matmul is far from what a PyTorch wheel reaches).") : ""),
+          `1 thread (torch.set_num_threads(1)) and ${torchRun.threads} threads. Matmul, training and convolution rows only (its convolutions run on its own CPU kernels, oneDNN where the build has it).` +
+          (torchRun.blas ? ` Its build's BLAS: ${torchRun.blas}` + (/mkl|openblas/i.test(torchRun.blas) ? " (Debian's build calls the system's libblas.so.3: OpenBLAS with libopenblas0-pthread installed, bench/setup.sh)." : " (e.g. a distribution build with the reference BLAS, not OpenBLAS or MKL: its matmul is far from what a PyTorch wheel reaches; bench/setup.sh installs libopenblas0-pthread).") : ""),
       );
     } else {
       notes.push(torchFailure ?? "PyTorch did not run.");
@@ -1139,6 +1505,14 @@ async function benchRows(rows: Row[]): Promise<string[]> {
       "Before each library's turn on each row: a full GC and two event-loop turns, so no case pays for the garbage of the cases before it.",
   );
   notes.push("TF.js gradients: tfjs-core's dist/register_all_gradients (what @tensorflow/tfjs registers).");
+  if (rows.some((r) => r.id.startsWith("conv/"))) {
+    notes.push(
+      `Convolution rows (3×3, stride 1, pad 1, float32; NCHW, TF.js NHWC with the data transposed outside the timing): conv/layer is one conv2d forward and its input, weight and bias gradients for a fixed upstream gradient ` +
+        `(chainrule y.backward(gy); TF.js tf.grads with dy; jax-js one jit of grad(Σ y·gy); PyTorch y.backward(gy)); the convnet rows are whole SGD steps (lr ${CONV_LR}), checked as the MLP rows. ` +
+        `TF.js wasm (tfjs-backend-wasm 4.22) has no Conv2DBackpropFilter kernel, so tf.grad of a conv2d throws there: its cells compute the weight gradient with its own Conv2D (XNNPACK) on transposed operands in a tf.customGrad (bench/core.ts, tfConv3x3), the input gradient with tf.conv2dTranspose. ` +
+        `TF.js cpu is not run on these rows (plain JavaScript, seconds per step), nor chainrule js on the CIFAR row (its direct-convolution reference, about 3 s per step; the others are checked against chainrule wasm there).`,
+    );
+  }
   if (own.length >= 2) {
     notes.push(
       `chainrule wasm: tensors live in the backend's shared WebAssembly memory (pooled blocks; docs/backend.md, Memory), so its kernels read and write them in place with no copies in or out; ` +

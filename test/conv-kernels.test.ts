@@ -208,7 +208,8 @@ describe.skipIf(!simdSupported())("batched convolution kernels: wasm against the
         const outH = Math.floor(h / 2), outW = Math.floor(w / 2);
         const g: Window2d = { c, h, w, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, dilH: 1, dilW: 1, outH, outW };
         // Few distinct values (ties), some NaN and −∞.
-        const x = Ctor.from(values(Ctor, c * h * w, h * 7 + w), (v, i) => (i % 13 === 5 ? NaN : i % 17 === 3 ? -Infinity : Math.round(v * 4)));
+        const x = values(Ctor, c * h * w, h * 7 + w);
+        for (let i = 0; i < x.length; i++) x[i] = i % 13 === 5 ? NaN : i % 17 === 3 ? -Infinity : Math.round(x[i]! * 4);
         const m = c * outH * outW;
         const [v1, v2] = [new Ctor(m), new Ctor(m)];
         const [i1, i2] = [new Int32Array(m), new Int32Array(m)];
