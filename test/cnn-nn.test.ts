@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Generator, ShapeError, ValueError, gradcheck, nn, noGrad, tensor, type Tensor } from "../src/index.js";
+import { Generator, ShapeError, ValueError, gradcheck, nn, tensor, type Tensor } from "../src/index.js";
 import { load, save } from "../src/node.js";
 
 const F = nn.functional;
