@@ -56,3 +56,12 @@ describe("examples/lecture.ts", () => {
     expect(c).toMatch(/gradcheck: ok/);
   });
 });
+
+describe("examples/cnn.ts (docs/cnn.md's worked example)", () => {
+  it("trains a convnet that beats chance by far on a subset, saves it and reloads the same predictions", async () => {
+    const { main: cnn } = await import("../examples/cnn.js");
+    const r = cnn({ trainSize: 2000, testSize: 300, epochs: 2 });
+    expect(r.accuracy).toBeGreaterThan(0.8);
+    expect(r.reloadedAccuracy).toBe(r.accuracy);
+  }, 120_000);
+});
