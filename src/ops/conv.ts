@@ -141,6 +141,13 @@ function channelsFirst(gradOut: Tensor, s: ConvSpec): FloatStorage {
  * implicit matrix product W · cols over all N·L columns, straight into y's layout); with groups,
  * the batch's column matrix, one matmul per group into [O, N·L], and a reorder to [N, O, L].
  */
+/**
+ * Whether the backend's direct conv2d kernel is the fast way: the wasm kernel is float32 only
+ * (its float64 form is the js reference's direct loops), so float64 on wasm takes the batched
+ * im2col + packed matmul path, which is SIMD in both dtypes.
+ */
+const directConv = (be: { name: string }, dtype: DType): boolean => dtype === "float32" || be.name === "js";
+
 function convForward(x: Tensor, w: Tensor, bias: Tensor | null, s: ConvSpec): Tensor {
   const { n, o, groups, g } = s;
   const { ck, og, l } = groupSizes(s);
@@ -148,7 +155,7 @@ function convForward(x: Tensor, w: Tensor, bias: Tensor | null, s: ConvSpec): Te
   const dtype = x.dtype;
   const xd = x.data as FloatStorage;
   const shape = [n, o, g.outH, g.outW];
-  if (groups === 1) {
+  if (groups === 1 && directConv(be, dtype)) {
     const out = allocateUninit(dtype, n * o * l) as FloatStorage;
     be.conv2d(xd, w.data as FloatStorage, bias === null ? null : (bias.data as FloatStorage), n, o, g, out);
     return Tensor.fromStorage(out, shape, dtype);
@@ -187,7 +194,7 @@ function convInputGrad(gradOut: Tensor, w: Tensor, s: ConvSpec): Tensor {
   const dtype = gradOut.dtype;
   const padH = g.dilH * (g.kh - 1) - g.padH;
   const padW = g.dilW * (g.kw - 1) - g.padW;
-  if (groups === 1 && g.strideH === 1 && g.strideW === 1 && padH >= 0 && padW >= 0) {
+  if (groups === 1 && directConv(be, dtype) && g.strideH === 1 && g.strideW === 1 && padH >= 0 && padW >= 0) {
     const { c, kh, kw } = g;
     const taps = kh * kw;
     const wd = w.data;
