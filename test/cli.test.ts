@@ -12,6 +12,7 @@ import { formatConfusion } from "../src/cli/commands/eval.js";
 import { curvesSvg } from "../src/cli/plot.js";
 import { PNG_SIGNATURE, weightsImage } from "../src/cli/weights-image.js";
 import { Generator } from "../src/index.js";
+import { writeCifar } from "./cli-fixtures.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -57,25 +58,6 @@ function writeIdx(dir: string, split: "train" | "t10k", n: number, seed: number)
   }
   writeFileSync(join(dir, `${split}-images-idx3-ubyte`), images);
   writeFileSync(join(dir, `${split}-labels-idx1-ubyte`), labels);
-}
-
-/** Tiny CIFAR-10-like binary batches: class k has a bright channel k % 3 in row band k. */
-function writeCifar(dir: string, perBatch: number): void {
-  mkdirSync(dir, { recursive: true });
-  const g = new Generator(7);
-  const batch = (): Uint8Array => {
-    const bytes = new Uint8Array(perBatch * 3073);
-    for (let r = 0; r < perBatch; r++) {
-      const k = r % 10;
-      const at = r * 3073;
-      bytes[at] = k;
-      for (let p = 0; p < 3072; p++) bytes[at + 1 + p] = Math.floor(g.random() * 80);
-      for (let row = 3 * k; row < 3 * k + 3; row++) for (let c = 0; c < 32; c++) bytes[at + 1 + (k % 3) * 1024 + row * 32 + c] = 255;
-    }
-    return bytes;
-  };
-  for (let i = 1; i <= 5; i++) writeFileSync(join(dir, `data_batch_${i}.bin`), batch());
-  writeFileSync(join(dir, "test_batch.bin"), batch());
 }
 
 describe("chainrule: program and usage errors", () => {

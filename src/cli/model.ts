@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { loadWithMetadata } from "../io/node-fs.js";
 import { nn, type DType, type Generator, type Tensor } from "../index.js";
 import { CliError } from "./common.js";
+import { buildConvNet, describeConvNet } from "./architecture.js";
 
 export const ACTIVATIONS = ["relu", "leakyRelu", "tanh", "sigmoid", "elu"] as const;
 export type ActivationName = (typeof ACTIVATIONS)[number];
@@ -14,16 +15,20 @@ export type ActivationName = (typeof ACTIVATIONS)[number];
 export const LOSSES = ["softmax", "svm"] as const;
 export type LossName = (typeof LOSSES)[number];
 
-export const MODELS = ["mlp"] as const;
+export const MODELS = ["mlp", "cnn"] as const;
 export type ModelName = (typeof MODELS)[number];
 
 /** What rebuilds a model: stored as JSON under the metadata key "chainrule.architecture". */
 export interface Architecture {
   model: ModelName;
-  /** Layer sizes from input to output: [784, 100, 10]. */
+  /** Layer sizes from input to output: [784, 100, 10]; for a convnet [input features, classes]. */
   sizes: number[];
   activation: ActivationName;
   loss: LossName;
+  /** A convnet's layers as an architecture string (src/cli/architecture.ts), e.g. "conv32-pool-conv64-pool-fc128". */
+  layers?: string;
+  /** A convnet's input image [channels, height, width] (its flat input is unflattened to it). */
+  input?: [number, number, number];
 }
 
 /** Input standardisation applied before the model: x' = (x − mean) / std, elementwise per feature. */
@@ -56,10 +61,18 @@ export const META_KEYS = {
   normalization: "chainrule.normalization",
 } as const;
 
-/** Builds the network: an MLP f = W_L·σ(…σ(W_1·x)) with PyTorch's default initialisation. */
+/**
+ * Builds the network with PyTorch's default initialisation: an MLP f = W_L·σ(…σ(W_1·x)), or a
+ * convnet from its architecture string (taking the same flat inputs, unflattened to `input`).
+ */
 export function buildModel(arch: Architecture, options: { dtype?: DType; generator?: Generator } = {}): nn.Sequential {
+  const common = { dtype: options.dtype ?? "float32", ...(options.generator ? { generator: options.generator } : {}) };
+  if (arch.model === "cnn") {
+    if (arch.layers === undefined || arch.input === undefined) throw new CliError(`a convnet's architecture needs "layers" and "input" (the metadata of \`chainrule train --model cnn\` has them).`);
+    return buildConvNet(arch.layers, arch.input, arch.sizes[arch.sizes.length - 1]!, { activation: () => nn.activationModule(arch.activation), ...common });
+  }
   if (arch.model !== "mlp") throw new CliError(`unknown model "${String(arch.model)}"; the command builds: ${MODELS.join(", ")}.`);
-  return nn.mlp(arch.sizes, { activation: arch.activation, dtype: options.dtype ?? "float32", ...(options.generator ? { generator: options.generator } : {}) });
+  return nn.mlp(arch.sizes, { activation: arch.activation, ...common });
 }
 
 /** The loss of a name: softmax cross-entropy or the multiclass SVM (hinge) loss, both averaged over the batch. */
@@ -74,8 +87,9 @@ export function lossFunction(name: LossName): (scores: Tensor, labels: Tensor) =
   }
 }
 
-/** "784 → 100 (relu) → 10". */
+/** "784 → 100 (relu) → 10", or "[1, 28, 28] → conv32 → pool → … → 10". */
 export function describeArchitecture(arch: Architecture): string {
+  if (arch.model === "cnn" && arch.layers !== undefined && arch.input !== undefined) return describeConvNet(arch.layers, arch.input, arch.sizes[arch.sizes.length - 1]!);
   return arch.sizes.map((s, i) => (i > 0 && i < arch.sizes.length - 1 ? `${s} ${arch.activation}` : String(s))).join(" → ");
 }
 

@@ -2,7 +2,8 @@
 // synthetic 2-D datasets and parsers of the IDX and CIFAR-10 file formats. File and package
 // loaders (loadMnist, loadMnistIdx, loadCifar10) are in "chainrule/node".
 export { TensorDataset, collate, type Dataset, type Indices, type TensorDatasetOptions } from "./dataset.js";
-export { DataLoader, type DataLoaderOptions, type DataLoaderState } from "./loader.js";
+export { DataLoader, type BatchTransform, type DataLoaderOptions, type DataLoaderState } from "./loader.js";
+export { randomCrop, randomHorizontalFlip } from "./augment.js";
 export { randomSplit, trainValSplit, type RandomSplitOptions, type TrainValSplitOptions, type TrainValSplit } from "./split.js";
 export { Standardizer, type StandardizerFitOptions, type StandardizerState } from "./standardize.js";
 export { spiral, moons, circles, type SpiralOptions, type MoonsOptions, type CirclesOptions } from "./synthetic.js";

@@ -18,7 +18,16 @@ export interface DataLoaderOptions {
   dropLast?: boolean;
   /** Seed of the shuffles (any integer). Default 0. */
   seed?: number;
+  /**
+   * Applied to each batch before it is yielded (data augmentation, e.g. `data.randomCrop`).
+   * `generator` is seeded by (seed, epoch, batch index) alone, so a resumed run, or the same
+   * seed again, sees the same augmented batches.
+   */
+  transform?: BatchTransform;
 }
+
+/** A batch transform: [x, y] → [x', y'], drawing its randomness only from `generator`. */
+export type BatchTransform = (batch: [Tensor, Tensor], generator: Generator) => [Tensor, Tensor];
 
 /** What `DataLoader.stateDict()` saves: everything that decides the order of the batches. */
 export interface DataLoaderState {
@@ -26,7 +35,7 @@ export interface DataLoaderState {
   epoch: number;
 }
 
-const OPTIONS = ["batchSize", "shuffle", "dropLast", "seed"] as const;
+const OPTIONS = ["batchSize", "shuffle", "dropLast", "seed", "transform"] as const;
 
 /** A dataset the loader can batch: `batch(indices)` (TensorDataset) or else `get(i)` + collate. */
 type Batchable = Dataset<readonly [Tensor, Tensor]> & { batch?(indices: Int32Array): [Tensor, Tensor] };
@@ -56,6 +65,7 @@ export class DataLoader implements Iterable<[Tensor, Tensor]> {
   readonly dropLast: boolean;
   private _seed: number;
   private _epoch = 0;
+  private readonly _transform: BatchTransform | undefined;
 
   constructor(dataset: Dataset<readonly [Tensor, Tensor]>, options: DataLoaderOptions = {}) {
     if (!isDataset(dataset)) {
@@ -67,6 +77,8 @@ export class DataLoader implements Iterable<[Tensor, Tensor]> {
     this.shuffle = checkBool("DataLoader", "shuffle", o.shuffle ?? false);
     this.dropLast = checkBool("DataLoader", "dropLast", o.dropLast ?? false);
     this._seed = checkSeed("DataLoader", o.seed ?? 0);
+    if (o.transform !== undefined && typeof o.transform !== "function") throw new ValueError(`DataLoader: transform must be a function (batch, generator) => batch, got ${describeValue(o.transform)}.`);
+    this._transform = o.transform;
   }
 
   /** The seed of the shuffles. */
@@ -121,8 +133,8 @@ export class DataLoader implements Iterable<[Tensor, Tensor]> {
     const ds = this.dataset;
     for (let b = start; b < count; b++) {
       const idx = order.subarray(b * bs, Math.min(order.length, (b + 1) * bs));
-      if (typeof ds.batch === "function") yield ds.batch(idx.slice());
-      else yield collate(Array.from(idx, (i) => ds.get(i)));
+      const batch = typeof ds.batch === "function" ? ds.batch(idx.slice()) : collate(Array.from(idx, (i) => ds.get(i)));
+      yield this._transform ? this._transform(batch, new Generator(mixSeed(mixSeed(this._seed, this._epoch), b + 1))) : batch;
     }
   }
 

@@ -148,6 +148,34 @@ export class Flatten extends Module {
 }
 
 /**
+ * Unflattens axis `dim` into `sizes` (torch.nn.Unflatten): `new Unflatten(1, [1, 28, 28])` turns
+ * [N, 784] into [N, 1, 28, 28], so a convnet can take the flat vectors an MLP takes.
+ */
+export class Unflatten extends Module {
+  readonly sizes: number[];
+  constructor(readonly dim: number, sizes: readonly number[]) {
+    super();
+    if (!Number.isInteger(dim)) throw new ValueError(`Unflatten: dim must be an integer, got ${String(dim)}.`);
+    if (sizes.length === 0 || !sizes.every((d) => Number.isInteger(d) && (d >= 1 || d === -1))) {
+      throw new ValueError(`Unflatten: sizes must be positive integers (one may be -1), got ${JSON.stringify(sizes)}.`);
+    }
+    this.sizes = [...sizes];
+  }
+  forward(x: Tensor): Tensor {
+    const d = this.dim < 0 ? this.dim + x.ndim : this.dim;
+    if (d < 0 || d >= x.ndim) throw new ShapeError(`${this.describe()}: dim ${this.dim} is out of range for input of shape ${fmtShape(x.shape)}.`);
+    const known = this.sizes.reduce((a, b) => (b === -1 ? a : a * b), 1);
+    if (this.sizes.includes(-1) ? x.shape[d]! % known !== 0 : known !== x.shape[d]) {
+      throw new ShapeError(`${this.describe()}: axis ${d} of the input (shape ${fmtShape(x.shape)}) has ${x.shape[d]} elements, which do not unflatten into ${fmtShape(this.sizes)}.`);
+    }
+    return reshape(x, [...x.shape.slice(0, d), ...this.sizes, ...x.shape.slice(d + 1)]);
+  }
+  protected override extraRepr(): string {
+    return `dim=${this.dim}, sizes=${fmtShape(this.sizes)}`;
+  }
+}
+
+/**
  * Maxout (Goodfellow et al.): k affine pieces per output unit and their maximum,
  * y_j = max_i (x·W_{j,i}ᵀ + b_{j,i}). Input [..., inFeatures] → [..., outFeatures].
  * Its parameters live in one Linear of outFeatures·k units, ordered [outFeatures, k].
