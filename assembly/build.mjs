@@ -20,6 +20,8 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const source = join(root, "assembly", "kernels.ts");
+// Modules that kernels.ts re-exports: part of the build's inputs (the hash below).
+const extraSources = [join(root, "assembly", "norm.ts")];
 const target = join(root, "src", "backend", "wasm", "kernels.generated.ts");
 const FLAGS = ["--enable", "simd", "--runtime", "stub", "-O3", "--noAssert", "--converge"];
 // The same kernels for threads: memory imported and shared (one WebAssembly.Memory that the main
@@ -35,6 +37,7 @@ const require = createRequire(import.meta.url);
 const ascVersion = require("assemblyscript/package.json").version;
 const hash = createHash("sha256")
   .update(readFileSync(source))
+  .update(extraSources.map((f) => readFileSync(f, "utf8")).join("\n"))
   .update(readFileSync(fileURLToPath(import.meta.url)))
   .update(`${ascVersion} ${FLAGS.join(" ")} / ${THREAD_FLAGS.join(" ")} / ${RELAXED.join(" ")}`)
   .digest("hex")

@@ -1742,3 +1742,6 @@ export function copy2d64(src: usize, s0: i32, s1: i32, out: usize, rows: i32, co
     }
   }
 }
+
+// Batch and group normalisation: assembly/norm.ts.
+export { normForwardF32, normForwardF64, normBackwardF32, normBackwardF64 } from "./norm";

@@ -170,6 +170,23 @@ export interface Backend {
   /** The adjoint of avgPool2d: ADDS gradOut [c, outH, outW] / divisor into every element of its window in gradIn [c, h, w]. */
   avgPool2dBackward(gradOut: FloatStorage, g: Window2d, gradIn: FloatStorage, countIncludePad: boolean): void;
   /**
+   * Normalisation forward over x viewed as [outer, c, inner] (batchNorm and groupNorm in
+   * training). `groups` = 0: batch norm, one statistic per channel over every (outer, inner);
+   * groups = G ≥ 1 (dividing c): group norm, one per (sample o, group g) over the contiguous run
+   * of (c/G)·inner elements. Writes mean and invstd = 1/√(biased variance + eps) per statistic
+   * (c of them, or outer·G, sample-major; accumulated in float64) and out = (x − μ)·invstd·w[ch]
+   * + b[ch] (weight, bias: [c] in x's dtype, or null for 1 and 0). x, out: float32 or float64 alike.
+   */
+  normForward(x: FloatStorage, outer: number, c: number, inner: number, groups: number, eps: number,
+    weight: FloatStorage | null, bias: FloatStorage | null, out: FloatStorage, mean: Float64Array, invstd: Float64Array): void;
+  /**
+   * The adjoint of normForward, from gradOut dy, x and the saved mean and invstd: writes
+   * dx = invstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) with dx̂ = dy·w[ch] (means over each statistic's
+   * elements), and, when given, dweight[ch] = Σ dy·x̂ and dbias[ch] = Σ dy (sums over outer and inner).
+   */
+  normBackward(dy: FloatStorage, x: FloatStorage, outer: number, c: number, inner: number, groups: number,
+    mean: Float64Array, invstd: Float64Array, weight: FloatStorage | null, dx: FloatStorage, dweight: FloatStorage | null, dbias: FloatStorage | null): void;
+  /**
    * One SGD step on a parameter, in place: param (and momentumBuf, when momentum ≠ 0) are
    * updated from grad, which has as many elements (any dtype; usually the param's).
    */

@@ -564,6 +564,112 @@ function avgPool2dBackward(gradOut: FloatStorage, g: Window2d, gradIn: FloatStor
   });
 }
 
+// ------------------------------------------------------------------ batch and group normalisation
+//
+// x viewed as [outer, c, inner]; groups = 0: one statistic per channel (batch norm), else one per
+// (sample, group) over a contiguous run of (c/groups)·inner elements (group norm). Sums in
+// float64 (two passes: the mean, then Σ (x − μ)²); each output element is computed in float64
+// and rounded once, as assembly/norm.ts does (it only sums in another order).
+
+function normForward(x: FloatStorage, outer: number, c: number, inner: number, groups: number, eps: number,
+  weight: FloatStorage | null, bias: FloatStorage | null, out: FloatStorage, mean: Float64Array, invstd: Float64Array): void {
+  const affine = (start: number, mu: number, q: number, r: number): void => {
+    for (let i = start, e = start + inner; i < e; i++) out[i] = (x[i]! - mu) * q + r;
+  };
+  if (groups === 0) {
+    const m = outer * inner;
+    for (let ch = 0; ch < c; ch++) {
+      let s = 0;
+      for (let o = 0; o < outer; o++) for (let i = (o * c + ch) * inner, e = i + inner; i < e; i++) s += x[i]!;
+      const mu = s / m;
+      let v = 0;
+      for (let o = 0; o < outer; o++) for (let i = (o * c + ch) * inner, e = i + inner; i < e; i++) { const d = x[i]! - mu; v += d * d; }
+      const is = 1 / Math.sqrt(v / m + eps);
+      mean[ch] = mu;
+      invstd[ch] = is;
+      const q = is * (weight ? weight[ch]! : 1), r = bias ? bias[ch]! : 0;
+      for (let o = 0; o < outer; o++) affine((o * c + ch) * inner, mu, q, r);
+    }
+    return;
+  }
+  const cg = c / groups;
+  const len = cg * inner;
+  for (let o = 0; o < outer; o++) {
+    for (let g = 0; g < groups; g++) {
+      const base = (o * c + g * cg) * inner;
+      let s = 0;
+      for (let i = base; i < base + len; i++) s += x[i]!;
+      const mu = s / len;
+      let v = 0;
+      for (let i = base; i < base + len; i++) { const d = x[i]! - mu; v += d * d; }
+      const is = 1 / Math.sqrt(v / len + eps);
+      mean[o * groups + g] = mu;
+      invstd[o * groups + g] = is;
+      for (let j = 0; j < cg; j++) {
+        const ch = g * cg + j;
+        affine(base + j * inner, mu, is * (weight ? weight[ch]! : 1), bias ? bias[ch]! : 0);
+      }
+    }
+  }
+}
+
+function normBackward(dy: FloatStorage, x: FloatStorage, outer: number, c: number, inner: number, groups: number,
+  mean: Float64Array, invstd: Float64Array, weight: FloatStorage | null, dx: FloatStorage, dweight: FloatStorage | null, dbias: FloatStorage | null): void {
+  const cg = groups === 0 ? 1 : c / groups;
+  const stat = (o: number, ch: number): number => (groups === 0 ? ch : o * groups + Math.floor(ch / cg));
+  // Per run (o, ch): S0 = Σ dy, S1 = Σ dy·(x − μ).
+  const s0 = new Float64Array(outer * c), s1 = new Float64Array(outer * c);
+  for (let o = 0; o < outer; o++) {
+    for (let ch = 0; ch < c; ch++) {
+      const mu = mean[stat(o, ch)]!;
+      let a = 0, b = 0;
+      for (let i = (o * c + ch) * inner, e = i + inner; i < e; i++) { const g = dy[i]!; a += g; b += g * (x[i]! - mu); }
+      s0[o * c + ch] = a;
+      s1[o * c + ch] = b;
+    }
+  }
+  for (let ch = 0; ch < c; ch++) {
+    let sw = 0, sb = 0;
+    for (let o = 0; o < outer; o++) { sb += s0[o * c + ch]!; sw += invstd[stat(o, ch)]! * s1[o * c + ch]!; }
+    if (dweight) dweight[ch] = sw;
+    if (dbias) dbias[ch] = sb;
+  }
+  // dx = p·dy + q·(x − μ) + r.
+  const run = (start: number, mu: number, p: number, q: number, r: number): void => {
+    for (let i = start, e = start + inner; i < e; i++) dx[i] = dy[i]! * p + ((x[i]! - mu) * q + r);
+  };
+  if (groups === 0) {
+    const m = outer * inner;
+    for (let ch = 0; ch < c; ch++) {
+      let a = 0, b = 0;
+      for (let o = 0; o < outer; o++) { a += s0[o * c + ch]!; b += s1[o * c + ch]!; }
+      const mu = mean[ch]!, is = invstd[ch]!;
+      const p = is * (weight ? weight[ch]! : 1);
+      const q = (-p * is * is * b) / m, r = (-p * a) / m;
+      for (let o = 0; o < outer; o++) run((o * c + ch) * inner, mu, p, q, r);
+    }
+    return;
+  }
+  const m = cg * inner;
+  for (let o = 0; o < outer; o++) {
+    for (let g = 0; g < groups; g++) {
+      let a = 0, b = 0;
+      for (let j = 0; j < cg; j++) {
+        const ch = g * cg + j;
+        const wc = weight ? weight[ch]! : 1;
+        a += wc * s0[o * c + ch]!;
+        b += wc * s1[o * c + ch]!;
+      }
+      const mu = mean[o * groups + g]!, is = invstd[o * groups + g]!;
+      const q = (-is * is * is * b) / m, r = (-is * a) / m;
+      for (let j = 0; j < cg; j++) {
+        const ch = g * cg + j;
+        run((o * c + ch) * inner, mu, is * (weight ? weight[ch]! : 1), q, r);
+      }
+    }
+  }
+}
+
 export const jsBackend: Backend = {
   name: "js",
   unary(op, x, out, p0 = 0, p1 = 0) {
@@ -646,4 +752,6 @@ export const jsBackend: Backend = {
   avgPool2dBackward,
   sgdUpdate,
   adamUpdate,
+  normForward,
+  normBackward,
 };

@@ -69,6 +69,11 @@ interface KernelExports {
   avgPool2dF64(x: number, out: number, ...geometry: [...PoolArgs, number]): void;
   avgPool2dBackwardF32(g: number, gIn: number, gOut: number, ...geometry: [...PoolArgs, number]): void;
   avgPool2dBackwardF64(g: number, gIn: number, gOut: number, ...geometry: [...PoolArgs, number]): void;
+  /** Batch (groups 0) and group normalisation (assembly/norm.ts); pointer 0: no weight, bias, dweight or dbias. */
+  normForwardF32(x: number, y: number, w: number, b: number, mean: number, invstd: number, outer: number, c: number, inner: number, groups: number, eps: number): void;
+  normForwardF64(x: number, y: number, w: number, b: number, mean: number, invstd: number, outer: number, c: number, inner: number, groups: number, eps: number): void;
+  normBackwardF32(dy: number, x: number, dx: number, w: number, mean: number, invstd: number, dw: number, db: number, scratch: number, outer: number, c: number, inner: number, groups: number): void;
+  normBackwardF64(dy: number, x: number, dx: number, w: number, mean: number, invstd: number, dw: number, db: number, scratch: number, outer: number, c: number, inner: number, groups: number): void;
 }
 
 /** A Window2d as the kernels take it: c, h, w, kh, kw, strideH, strideW, padH, padW, dilH, dilW, outH, outW. */
@@ -594,6 +599,59 @@ function createWasmBackend(k: KernelExports, mem: WasmHeap): Backend {
         const pIn = mem.input(gradIn, 0, n);
         const pOut = mem.output(gradIn, 0, n, true);
         (f32 ? k.avgPool2dBackwardF32 : k.avgPool2dBackwardF64)(pg, pIn, pOut, ...poolArgs(g), countIncludePad ? 1 : 0);
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
+    },
+
+    normForward(x, outer, c, inner, groups, eps, weight, bias, out, mean, invstd): void {
+      const n = outer * c * inner;
+      const f32 = isF32(x);
+      const like = (a: unknown): boolean => (f32 ? a instanceof Float32Array : a instanceof Float64Array);
+      if (!like(out) || (weight !== null && !like(weight)) || (bias !== null && !like(bias)) || x.length !== n || n === 0 ||
+        (n < wasmTuning.minElements && !mem.owns(x))) {
+        jsBackend.normForward(x, outer, c, inner, groups, eps, weight, bias, out, mean, invstd);
+        return;
+      }
+      const stats = groups === 0 ? c : outer * groups;
+      try {
+        const px = mem.input(x);
+        const pw = weight !== null ? mem.input(weight, 0, c) : 0;
+        const pb = bias !== null ? mem.input(bias, 0, c) : 0;
+        const po = mem.output(out, 0, n, true);
+        const pm = mem.output(mean, 0, stats, true);
+        const pi = mem.output(invstd, 0, stats, true);
+        (f32 ? k.normForwardF32 : k.normForwardF64)(px, po, pw, pb, pm, pi, outer, c, inner, groups, eps);
+        mem.end();
+      } catch (e) {
+        mem.abort();
+        throw e;
+      }
+    },
+
+    normBackward(dy, x, outer, c, inner, groups, mean, invstd, weight, dx, dweight, dbias): void {
+      const n = outer * c * inner;
+      const f32 = isF32(x);
+      const like = (a: unknown): boolean => (f32 ? a instanceof Float32Array : a instanceof Float64Array);
+      if (!like(dy) || !like(dx) || (weight !== null && !like(weight)) || (dweight !== null && !like(dweight)) || (dbias !== null && !like(dbias)) ||
+        x.length !== n || dy.length !== n || n === 0 || (n < wasmTuning.minElements && !mem.owns(x))) {
+        jsBackend.normBackward(dy, x, outer, c, inner, groups, mean, invstd, weight, dx, dweight, dbias);
+        return;
+      }
+      const stats = groups === 0 ? c : outer * groups;
+      try {
+        const pdy = mem.input(dy);
+        const px = mem.input(x);
+        const pw = weight !== null ? mem.input(weight, 0, c) : 0;
+        const pm = mem.input(mean, 0, stats);
+        const pi = mem.input(invstd, 0, stats);
+        const scratch = mem.temp(outer * c * 16);
+        const pdx = mem.output(dx, 0, n, true);
+        const pdw = dweight !== null ? mem.output(dweight, 0, c, true) : 0;
+        const pdb = dbias !== null ? mem.output(dbias, 0, c, true) : 0;
+        (f32 ? k.normBackwardF32 : k.normBackwardF64)(pdy, px, pdx, pw, pm, pi, pdw, pdb, scratch, outer, c, inner, groups);
         mem.end();
       } catch (e) {
         mem.abort();

@@ -1,10 +1,18 @@
 /**
- * Normalisation functionals (`torch.nn.functional.batch_norm`, `group_norm`, `layer_norm`),
- * composed from the differentiable ops of `src/ops`, so their gradients (and second
- * derivatives) follow from the ops' own. Shapes and conventions: docs/nn.md#normalisation.
+ * Normalisation functionals (`torch.nn.functional.batch_norm`, `group_norm`, `layer_norm`).
+ * Training-mode batchNorm and groupNorm are primitives (`defineOp`) over the backend's
+ * normForward/normBackward kernels (one pass for the statistics and output, one for the
+ * gradients); their backward is the same formula written with tensor ops whenever a graph is
+ * being recorded (createGraph), so second derivatives work. Eval-mode batchNorm and layerNorm
+ * are composed from the differentiable ops of `src/ops`. Shapes and conventions:
+ * docs/nn.md#normalisation.
  */
+import { defineOp } from "../../autograd/define-op.js";
+import { isGradEnabled } from "../../autograd/mode.js";
+import { getBackend } from "../../backend/index.js";
 import { ShapeError, ValueError, fmtShape } from "../../errors.js";
-import { add, div, mean, mul, reshape, sqrt, square, sub } from "../../ops/index.js";
+import { add, div, mean, mul, reshape, sqrt, square, sub, sum } from "../../ops/index.js";
+import { allocateUninit, type FloatStorage } from "../../tensor/dtype.js";
 import { shapesEqual } from "../../tensor/shape.js";
 import { Tensor, assertTensor } from "../../tensor/tensor.js";
 import { checkFloat, checkNumber } from "./util.js";
@@ -26,6 +34,107 @@ function checkChannelVector(fn: string, name: string, t: Tensor | null, c: numbe
     throw new ShapeError(`${fn}: '${name}' must have shape [${c}] (one value per channel, axis 1 of x ${fmtShape(xShape)}), got ${fmtShape(t.shape)}.`);
   }
 }
+
+/** The non-tensor arguments of the normalisation primitive. */
+interface NormSpec {
+  /** 0: batch norm (statistics per channel); G ≥ 1: group norm with G groups. */
+  groups: number;
+  eps: number;
+  /** Given: forward puts the statistics here too (batchNorm's running statistics need them, recorded or not). */
+  stats?: { mean?: Float64Array; invstd?: Float64Array };
+}
+
+interface NormSaved {
+  x: Tensor;
+  weight: Tensor | null;
+  spec: NormSpec;
+  hasBias: boolean;
+  /** Per statistic (C of them, or N·G): the mean and 1/√(biased variance + eps), float64. */
+  mean: Float64Array;
+  invstd: Float64Array;
+}
+
+/** x's shape as [outer, C, inner]: N, C and the product of the trailing axes. */
+function norm3(x: Tensor): [number, number, number] {
+  const outer = x.shape[0]!, c = x.shape[1]!;
+  return [outer, c, outer * c === 0 ? 0 : x.size / (outer * c)];
+}
+
+/**
+ * The composed gradient (tensor ops, so recorded under createGraph): with x̂ = (x − μ)·invstd
+ * recomputed from x, dx = invstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = g·w; dw = Σ g·x̂,
+ * db = Σ g over every axis but 1.
+ */
+function composedNormBackward(x: Tensor, weight: Tensor | null, g: Tensor, spec: NormSpec): [Tensor, Tensor, Tensor] {
+  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+  const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
+  const dxhatFull = weight !== null ? mul(g, reshape(weight, bshape)) : g;
+  let xhat: Tensor;
+  let dx: Tensor;
+  if (spec.groups === 0) {
+    const mu = mean(x, { axis: axes, keepDim: true });
+    const centered = sub(x, mu);
+    const invstd = div(1, sqrt(add(mean(square(centered), { axis: axes, keepDim: true }), spec.eps)));
+    xhat = mul(centered, invstd);
+    const m1 = mean(dxhatFull, { axis: axes, keepDim: true });
+    const m2 = mean(mul(dxhatFull, xhat), { axis: axes, keepDim: true });
+    dx = mul(invstd, sub(sub(dxhatFull, m1), mul(xhat, m2)));
+  } else {
+    const n = x.shape[0]!;
+    const gshape = [n, spec.groups, x.size / Math.max(1, n * spec.groups)];
+    const xg = reshape(x, gshape);
+    const mu = mean(xg, { axis: 2, keepDim: true });
+    const centered = sub(xg, mu);
+    const invstd = div(1, sqrt(add(mean(square(centered), { axis: 2, keepDim: true }), spec.eps)));
+    const xhatG = mul(centered, invstd);
+    const dxhat = reshape(dxhatFull, gshape);
+    const m1 = mean(dxhat, { axis: 2, keepDim: true });
+    const m2 = mean(mul(dxhat, xhatG), { axis: 2, keepDim: true });
+    dx = reshape(mul(invstd, sub(sub(dxhat, m1), mul(xhatG, m2))), x.shape);
+    xhat = reshape(xhatG, x.shape);
+  }
+  return [dx, sum(mul(g, xhat), { axis: axes }), sum(g, { axis: axes })];
+}
+
+/**
+ * Training-mode batch norm (groups 0) and group norm as one primitive: the backend's
+ * normForward gives the output and the float64 statistics (kept for backward); backward is the
+ * backend's normBackward, or the composed formula while a graph is being recorded.
+ */
+const normOp = defineOp<[Tensor, Tensor | null, Tensor | null, NormSpec], NormSaved>({
+  name: "norm",
+  forward(ctx, x, weight, bias, spec) {
+    const [outer, c, inner] = norm3(x);
+    const stats = spec.groups === 0 ? c : outer * spec.groups;
+    const meanS = new Float64Array(stats), invstd = new Float64Array(stats);
+    const out = allocateUninit(x.dtype, x.size) as FloatStorage;
+    getBackend().normForward(x.data as FloatStorage, outer, c, inner, spec.groups, spec.eps,
+      weight !== null ? (weight.data as FloatStorage) : null, bias !== null ? (bias.data as FloatStorage) : null, out, meanS, invstd);
+    if (spec.stats !== undefined) Object.assign(spec.stats, { mean: meanS, invstd });
+    ctx.save({ x, weight, spec: { groups: spec.groups, eps: spec.eps }, hasBias: bias !== null, mean: meanS, invstd });
+    return Tensor.fromStorage(out, x.shape, x.dtype);
+  },
+  backward(ctx, gradOut) {
+    const { x, weight, spec, hasBias: bias, mean: meanS, invstd } = ctx.saved;
+    if (isGradEnabled()) {
+      const [dx, dw, db] = composedNormBackward(x, weight, gradOut, spec);
+      return [dx, ...(weight !== null ? [dw] : []), ...(bias ? [db] : [])];
+    }
+    const [outer, c, inner] = norm3(x);
+    const wantW = weight !== null && ctx.needsInputGrad[1] === true;
+    const wantB = bias && ctx.needsInputGrad[weight !== null ? 2 : 1] === true;
+    const dx = allocateUninit(x.dtype, x.size) as FloatStorage;
+    const dw = wantW ? (allocateUninit(x.dtype, c) as FloatStorage) : null;
+    const db = wantB ? (allocateUninit(x.dtype, c) as FloatStorage) : null;
+    getBackend().normBackward(gradOut.data as FloatStorage, x.data as FloatStorage, outer, c, inner, spec.groups, meanS, invstd,
+      weight !== null ? (weight.data as FloatStorage) : null, dx, dw, db);
+    const grads: (Tensor | null)[] = [Tensor.fromStorage(dx, x.shape, x.dtype)];
+    if (weight !== null) grads.push(dw !== null ? Tensor.fromStorage(dw, [c], x.dtype) : null);
+    if (bias) grads.push(db !== null ? Tensor.fromStorage(db, [c], x.dtype) : null);
+    return grads;
+  },
+  describe: (_x, _w, _b, spec) => (spec.groups === 0 ? { kind: "batchNorm", eps: spec.eps } : { kind: "groupNorm", numGroups: spec.groups, eps: spec.eps }),
+});
 
 /**
  * Batch normalisation (`torch.nn.functional.batch_norm`) over channel axis 1 of x [N, C],
@@ -68,25 +177,30 @@ export function batchNorm(
   checkChannelVector(fn, "runningVar", runningVar, c, x.shape);
   checkChannelVector(fn, "weight", weight, c, x.shape);
   checkChannelVector(fn, "bias", bias, c, x.shape);
-  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
   const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
   let xhat: Tensor;
   if (options.training) {
     const n = x.size / c;
     if (n <= 1) throw new ValueError(`${fn}: training needs more than 1 value per channel, got x of shape ${fmtShape(x.shape)}; use a larger batch, or training: false.`);
-    const mu = mean(x, { axis: axes, keepDim: true });
-    const centered = sub(x, mu);
-    const variance = mean(square(centered), { axis: axes, keepDim: true }); // biased
-    xhat = mul(centered, div(1, sqrt(add(variance, eps))));
+    // One primitive (the backend's kernels): the output and the per-channel mean and
+    // invstd = 1/√(σ² + eps), σ² biased; weight and bias are applied inside.
+    const stats: NonNullable<NormSpec["stats"]> = {};
+    const y = normOp(x, weight ?? null, bias ?? null, { groups: 0, eps, stats });
+    const saved = { mean: stats.mean!, invstd: stats.invstd! };
     if (runningMean !== null) {
       const rm = runningMean.data;
-      for (let j = 0; j < c; j++) rm[j] = (1 - momentum) * rm[j]! + momentum * mu.data[j]!;
+      for (let j = 0; j < c; j++) rm[j] = (1 - momentum) * rm[j]! + momentum * saved.mean[j]!;
     }
     if (runningVar !== null) {
       const rv = runningVar.data;
       const unbias = n / (n - 1);
-      for (let j = 0; j < c; j++) rv[j] = (1 - momentum) * rv[j]! + momentum * variance.data[j]! * unbias;
+      for (let j = 0; j < c; j++) {
+        const is = saved.invstd[j]!;
+        const variance = 1 / (is * is) - eps; // biased
+        rv[j] = (1 - momentum) * rv[j]! + momentum * variance * unbias;
+      }
     }
+    return y;
   } else {
     if (runningMean === null || runningVar === null) {
       throw new ValueError(`${fn}: eval mode (training: false) normalises with the running statistics, so runningMean and runningVar must be given.`);
@@ -163,13 +277,16 @@ export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = 
   }
   checkChannelVector(fn, "weight", weight, c, x.shape);
   checkChannelVector(fn, "bias", bias, c, x.shape);
-  const grouped = reshape(x, [n, numGroups, x.size / Math.max(1, n * numGroups)]);
-  const mu = mean(grouped, { axis: 2, keepDim: true });
-  const centered = sub(grouped, mu);
-  const variance = mean(square(centered), { axis: 2, keepDim: true });
-  let y = reshape(mul(centered, div(1, sqrt(add(variance, eps)))), x.shape);
-  const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
-  if (weight !== null) y = mul(y, reshape(weight, bshape));
-  if (bias !== null) y = add(y, reshape(bias, bshape));
-  return y;
+  if (x.size === 0) {
+    // Nothing to normalise: the composed form keeps the empty shapes and graph.
+    const grouped = reshape(x, [n, numGroups, x.size / Math.max(1, n * numGroups)]);
+    const mu = mean(grouped, { axis: 2, keepDim: true });
+    let y = reshape(sub(grouped, mu), x.shape);
+    const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
+    if (weight !== null) y = mul(y, reshape(weight, bshape));
+    if (bias !== null) y = add(y, reshape(bias, bshape));
+    return y;
+  }
+  // One primitive (the backend's kernels), weight and bias applied inside.
+  return normOp(x, weight ?? null, bias ?? null, { groups: numGroups, eps });
 }
