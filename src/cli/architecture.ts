@@ -20,7 +20,7 @@ import { nn, type DType, type Generator } from "../index.js";
 import { UsageError } from "./common.js";
 
 /** `--model cnn`: the CS231n ThreeLayerConvNet family, conv-relu-pool ×2 → affine → relu → affine. */
-export const CNN_SPEC = "conv32-pool-conv64-pool-fc128";
+export const CNN_SPEC = "conv32-bn-pool-conv64-pool-fc128";
 
 /** One layer of a spec, as parsed. */
 export type LayerToken =
