@@ -7,7 +7,7 @@
  *
  * `--model cnn` (conv32-bn-pool-conv64-pool-fc128, SGD momentum 0.9, lr 0.05 cosine, 12 epochs,
  * all 8,000 training digits shifted by up to 2 pixels, no validation split) was measured the same
- * way: 98.95 / 98.50 / 98.90 / 98.75% test accuracy for seeds 0–3, about 2 min wall (docs/cli.md).
+ * way: 98.85 / 98.50 / 98.90 / 98.75% test accuracy for seeds 0–3, about 2 min wall (docs/cli.md).
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
