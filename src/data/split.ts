@@ -4,9 +4,9 @@
  */
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
 import { Generator } from "../tensor/random.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { Tensor } from "../tensor/tensor.js";
 import { TensorDataset, toTensorDataset, type Dataset } from "./dataset.js";
-import { apportion, checkBool, checkOptions, checkSeed, describeValue, permutation } from "./util.js";
+import { apportion, checkBool, checkInt, checkOptions, checkSeed, describeValue, permutation, shuffleInPlace } from "./util.js";
 
 /** Options of randomSplit. */
 export interface RandomSplitOptions {
@@ -120,4 +120,79 @@ export function classLabels(name: string, y: Tensor): number[] {
   const bad = labels.findIndex((v) => !Number.isInteger(v));
   if (bad >= 0) throw new ValueError(`${name}: stratifying needs integer class labels, but y[${bad}] is ${labels[bad]}.`);
   return labels;
+}
+
+/** Options of stratifiedSplit. */
+export interface StratifiedSplitOptions {
+  /** Training samples, apportioned over the classes by their counts. */
+  trainSize: number;
+  /** Test samples (disjoint from the training ones), apportioned likewise. */
+  testSize: number;
+  /** Seed of the split. Default 0. */
+  seed?: number;
+  /** The shape of one sample; default [features] (e.g. [1, 28, 28] for images). */
+  sampleShape?: readonly number[];
+  /** Class names, stored on the datasets. */
+  classes?: readonly string[];
+  /** The caller's name in error messages. Default "stratifiedSplit". */
+  op?: string;
+}
+
+/**
+ * Seeded, stratified, disjoint train and test sets from samples grouped by class: `byClass[c]`
+ * holds class c's samples back to back, each `features` values long (float32). This is the split
+ * of `loadMnist` (chainrule/node), usable in browsers on the same digits:
+ *
+ * 1. g = new Generator(seed).
+ * 2. Class c (n_c samples) gets train_c = the floor or the ceiling of trainSize·n_c/N (largest
+ *    remainders take the ceilings, ties to the lower class), and test_c likewise of testSize, at
+ *    most n_c − train_c.
+ * 3. For c = 0, 1, …: a permutation of 0…n_c−1 is drawn from g; its first train_c samples go to
+ *    the training set, the next test_c to the test set.
+ * 4. The training set, then the test set, is shuffled with g (Fisher–Yates).
+ *
+ * @returns x float32 [n, ...sampleShape], y int32 [n] for each part.
+ * @example const { train, test } = stratifiedSplit(byClass, 784, { trainSize: 8000, testSize: 2000 });
+ */
+export function stratifiedSplit(byClass: readonly Float32Array[], features: number, options: StratifiedSplitOptions): { train: TensorDataset; test: TensorDataset } {
+  const op = options.op ?? "stratifiedSplit";
+  const o = checkOptions(op, options, ["trainSize", "testSize", "seed", "sampleShape", "classes", "op"]);
+  const trainSize = checkInt(op, "trainSize", o.trainSize, 0);
+  const testSize = checkInt(op, "testSize", o.testSize, 0);
+  const seed = checkSeed(op, o.seed ?? 0);
+  const sampleShape = [...(o.sampleShape ?? [features])];
+  if (sampleShape.reduce((a, b) => a * b, 1) !== features) throw new ShapeError(`${op}: sampleShape ${fmtShape(sampleShape)} does not hold ${features} features per sample; give a shape whose sizes multiply to ${features}.`);
+  const counts = byClass.map((x, c) => {
+    if (!(x instanceof Float32Array) || x.length % features !== 0) throw new ShapeError(`${op}: the samples of class ${c} (${describeValue(x)}) are not a Float32Array of whole ${features}-value samples.`);
+    return x.length / features;
+  });
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (trainSize + testSize > total) throw new ValueError(`${op}: trainSize + testSize = ${trainSize + testSize}, but there are only ${total} samples; ask for fewer.`);
+  const g = new Generator(seed);
+  const trainCounts = apportion(trainSize, counts);
+  const testCounts = apportion(testSize, counts, counts.map((n, c) => n - trainCounts[c]!));
+  // Samples as class·stride + index within the class.
+  const stride = Math.max(1, ...counts);
+  const trainIds: number[] = [];
+  const testIds: number[] = [];
+  for (let c = 0; c < counts.length; c++) {
+    const perm = permutation(counts[c]!, g);
+    for (let k = 0; k < trainCounts[c]!; k++) trainIds.push(c * stride + perm[k]!);
+    for (let k = trainCounts[c]!; k < trainCounts[c]! + testCounts[c]!; k++) testIds.push(c * stride + perm[k]!);
+  }
+  shuffleInPlace(trainIds, g);
+  shuffleInPlace(testIds, g);
+  const make = (ids: number[]): TensorDataset => {
+    const n = ids.length;
+    const x = new Float32Array(n * features);
+    const y = new Int32Array(n);
+    ids.forEach((id, k) => {
+      const c = Math.floor(id / stride);
+      const i = id % stride;
+      x.set(byClass[c]!.subarray(i * features, (i + 1) * features), k * features);
+      y[k] = c;
+    });
+    return new TensorDataset(Tensor.fromStorage(x, [n, ...sampleShape], "float32"), Tensor.fromStorage(y, [n], "int32"), o.classes ? { classes: [...o.classes] } : {});
+  };
+  return { train: make(trainIds), test: make(testIds) };
 }
