@@ -1,0 +1,10 @@
+/**
+ * The web playground (web/) in Debian's Chromium: one Vite build and one browser for every page's
+ * spec (test/web/*.spec.ts). See test/web/harness.ts.
+ */
+import { afterAll, beforeAll } from "vitest";
+import { startSite, stopSite } from "./web/harness.js";
+import "./web/landing.spec.js";
+
+beforeAll(startSite, 180_000);
+afterAll(stopSite);

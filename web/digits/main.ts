@@ -1,0 +1,4 @@
+import { markReady, mountHeader } from "../shared/layout.js";
+
+mountHeader("digits");
+markReady();
