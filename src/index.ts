@@ -21,4 +21,5 @@ export * as optim from "./optim/index.js";
 export * as nn from "./nn/index.js";
 export * as viz from "./viz/index.js";
 export * as data from "./data/index.js";
+export * as models from "./models/index.js";
 export * from "./errors.js";
