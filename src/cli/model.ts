@@ -2,9 +2,8 @@
  * The models the command builds (the library's `models` namespace, src/models/), their metadata
  * in model.safetensors, and loading a trained model from a file, with CLI errors (exit codes).
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { loadWithMetadata } from "../io/node-fs.js";
 import { ValueError, type DType, type Generator, type nn, type Tensor } from "../index.js";
 import * as models from "../models/index.js";
 import type { Architecture, LossName, ModelMetadata } from "../models/index.js";
@@ -63,12 +62,9 @@ export function resolveModelFile(path: string): string {
   return path;
 }
 
-/** Loads a trained model: rebuilds the architecture from the metadata and loads the weights. */
+/** Loads a trained model: rebuilds the architecture from the metadata and loads the weights (models.fromBytes). */
 export function loadTrainedModel(path: string, dtype: DType = "float32"): { model: nn.Sequential; meta: ModelMetadata; file: string } {
   const file = resolveModelFile(path);
-  const { tensors, metadata } = loadWithMetadata(file);
-  const meta = decodeMetadata(metadata, file);
-  const model = buildModel(meta.architecture, { dtype });
-  model.loadStateDict(tensors);
+  const { model, meta } = asCliError(() => models.fromBytes(readFileSync(file), { dtype, source: file }));
   return { model, meta, file };
 }
