@@ -17,11 +17,11 @@ export function decodeDigits(bytes: ArrayBuffer): Float32Array[] {
   }
   const counts = Array.from({ length: 10 }, (_, d) => view.getUint32(8 + 4 * d, true));
   const tableSize = view.getUint32(48, true);
-  const table = new Float32Array(tableSize);
-  for (let i = 0; i < tableSize; i++) table[i] = view.getFloat32(52 + 4 * i, true);
   let at = 52 + 4 * tableSize;
   const expected = at + counts.reduce((a, b) => a + b, 0) * 784;
-  if (u8.length !== expected) throw new Error(`digits.bin: ${u8.length} bytes, expected ${expected} for ${counts.join("+")} digits; the file is truncated or corrupt.`);
+  if (u8.length !== expected || tableSize > 256) throw new Error(`digits.bin: ${u8.length} bytes, expected ${expected} for ${counts.join("+")} digits and a ${tableSize}-value pixel table (at most 256); the file is truncated or corrupt.`);
+  const table = new Float32Array(tableSize);
+  for (let i = 0; i < tableSize; i++) table[i] = view.getFloat32(52 + 4 * i, true);
   return counts.map((n) => {
     const x = new Float32Array(n * 784);
     for (let k = 0; k < x.length; k++) x[k] = table[u8[at++]!]!;
