@@ -6,7 +6,7 @@ export { DataLoader, type BatchTransform, type DataLoaderOptions, type DataLoade
 export { randomCrop, randomHorizontalFlip } from "./augment.js";
 export { randomSplit, trainValSplit, stratifiedSplit, type RandomSplitOptions, type TrainValSplitOptions, type TrainValSplit, type StratifiedSplitOptions } from "./split.js";
 export { Standardizer, type StandardizerFitOptions, type StandardizerState } from "./standardize.js";
-export { spiral, moons, circles, type SpiralOptions, type MoonsOptions, type CirclesOptions } from "./synthetic.js";
+export { spiral, moons, circles, xor, blobs, type SpiralOptions, type MoonsOptions, type CirclesOptions, type XorOptions, type BlobsOptions } from "./synthetic.js";
 export {
   parseIdxImages,
   parseIdxLabels,

@@ -1,6 +1,6 @@
 /**
- * Small seeded 2-D classification datasets: the CS231n spiral, two moons and two circles.
- * Each returns a TensorDataset with x float32 [N, 2] and y int32 [N], samples grouped by class.
+ * Small seeded 2-D classification datasets: the CS231n spiral, two moons, two circles, XOR and
+ * Gaussian blobs. Each returns a TensorDataset with x float32 [N, 2] and y int32 [N], samples grouped by class.
  */
 import { ValueError } from "../errors.js";
 import { Generator } from "../tensor/random.js";
@@ -39,6 +39,32 @@ export interface CirclesOptions {
   /** Radius of the inner circle (the outer one has radius 1), in (0, 1). Default 0.5. */
   factor?: number;
   /** Seed of the noise. Default 0. */
+  seed?: number;
+}
+
+/** Options of xor. */
+export interface XorOptions {
+  /** Number of points (⌊n/2⌋ in the quadrants x·y > 0, class 0; the rest where x·y < 0, class 1). Default 200. */
+  n?: number;
+  /** Standard deviation of the Gaussian noise added to both coordinates. Default 0.05. */
+  noise?: number;
+  /** Seed of the positions and the noise. Default 0. */
+  seed?: number;
+}
+
+/** Options of blobs. */
+export interface BlobsOptions {
+  /** Number of classes (blobs). Default 3, or the number of `centers` when they are given. */
+  classes?: number;
+  /** Points per class. Default 100 (unless `n` is given; not both). */
+  pointsPerClass?: number;
+  /** Total number of points, split over the classes as evenly as possible (the first n mod K classes get one more). */
+  n?: number;
+  /** Standard deviation of each blob (the same in both coordinates). Default 0.25. */
+  std?: number;
+  /** The blobs' centers as [x, y] pairs. Default: `classes` points evenly on the unit circle, the first at (1, 0). */
+  centers?: readonly (readonly [number, number])[];
+  /** Seed of the points. Default 0. */
   seed?: number;
 }
 
@@ -128,6 +154,91 @@ export function circles(options: CirclesOptions = {}): TensorDataset {
     x[2 * k] = r * Math.cos(th) + noise * g.normal();
     x[2 * k + 1] = r * Math.sin(th) + noise * g.normal();
     y[k] = inner ? 1 : 0;
+  }
+  return build(x, y);
+}
+
+/**
+ * The XOR problem: points uniform in the four quadrants of the square [−1, 1]², the label the
+ * exclusive or of (x > 0) and (y > 0), so no line separates the classes. Class 0 has ⌊n/2⌋ points,
+ * the first half (rounded up) in the quadrant x, y > 0 and the rest in x, y < 0; class 1 has the rest,
+ * the first half (rounded up) in x < 0 < y and the rest in y < 0 < x. The label is that of the
+ * quadrant the point was drawn in; Gaussian noise of standard deviation `noise` is then added to
+ * both coordinates (so with noise a few points near the axes cross over).
+ * @example const ds = xor({ n: 200, noise: 0.05, seed: 0 }); // x [200, 2], y [200]: 100 of each class
+ */
+export function xor(options: XorOptions = {}): TensorDataset {
+  const o = checkOptions("xor", options, ["n", "noise", "seed"]);
+  const n = checkInt("xor", "n", o.n ?? 200, 4);
+  const noise = checkNonNegative("xor", "noise", o.noise ?? 0.05);
+  const g = new Generator(checkSeed("xor", o.seed ?? 0));
+  const counts = [Math.floor(n / 2), n - Math.floor(n / 2)];
+  // Per class, the signs of (x, y) in its first and its second quadrant.
+  const quadrants = [
+    [[1, 1], [-1, -1]],
+    [[-1, 1], [1, -1]],
+  ] as const;
+  const x = new Float32Array(2 * n);
+  const y = new Int32Array(n);
+  let k = 0;
+  for (let c = 0; c < 2; c++) {
+    const first = Math.ceil(counts[c]! / 2);
+    for (let i = 0; i < counts[c]!; i++, k++) {
+      const [sx, sy] = quadrants[c]![i < first ? 0 : 1]!;
+      const u = g.random();
+      const v = g.random();
+      x[2 * k] = sx * u + noise * g.normal();
+      x[2 * k + 1] = sy * v + noise * g.normal();
+      y[k] = c;
+    }
+  }
+  return build(x, y);
+}
+
+/** Validates blobs' `centers`: a non-empty array of finite [x, y] pairs. */
+function checkCenters(centers: unknown): [number, number][] {
+  const ok =
+    Array.isArray(centers) &&
+    centers.length > 0 &&
+    centers.every((c) => Array.isArray(c) && c.length === 2 && c.every((v) => typeof v === "number" && Number.isFinite(v)));
+  if (!ok) throw new ValueError(`blobs: centers must be a non-empty array of [x, y] pairs of finite numbers, got ${describeValue(centers)}.`);
+  return (centers as [number, number][]).map(([a, b]) => [a, b]);
+}
+
+/** `total` split into K parts as evenly as possible, the first total mod K parts one larger. */
+function evenSplit(total: number, K: number): number[] {
+  return Array.from({ length: K }, (_, j) => Math.floor(total / K) + (j < total % K ? 1 : 0));
+}
+
+/**
+ * Gaussian blobs (scikit-learn's make_blobs, unshuffled): class j's points are drawn from a normal
+ * distribution with mean centers[j] and standard deviation `std` in both coordinates. Without
+ * `centers`, the K centers lie evenly on the unit circle, (cos 2πj/K, sin 2πj/K). The sizes are
+ * `pointsPerClass` each, or `n` split as evenly as possible (the first n mod K classes get one more).
+ * @example const ds = blobs({ classes: 4, pointsPerClass: 50, std: 0.2, seed: 0 }); // x [200, 2], y [200]
+ * @example blobs({ centers: [[0, 0], [2, 2]], n: 101 }); // 51 points around (0, 0), 50 around (2, 2)
+ */
+export function blobs(options: BlobsOptions = {}): TensorDataset {
+  const o = checkOptions("blobs", options, ["classes", "pointsPerClass", "n", "std", "centers", "seed"]);
+  const given = o.centers === undefined ? undefined : checkCenters(o.centers);
+  const K = checkInt("blobs", "classes", o.classes ?? given?.length ?? 3, 1);
+  if (given && given.length !== K) throw new ValueError(`blobs: classes is ${K} but ${given.length} centers were given; give one center per class (or leave classes out).`);
+  if (o.n !== undefined && o.pointsPerClass !== undefined) throw new ValueError("blobs: give either n or pointsPerClass, not both.");
+  const sizes = o.n !== undefined ? evenSplit(checkInt("blobs", "n", o.n, K), K) : new Array<number>(K).fill(checkInt("blobs", "pointsPerClass", o.pointsPerClass ?? 100, 1));
+  const std = checkNonNegative("blobs", "std", o.std ?? 0.25);
+  const centers = given ?? Array.from({ length: K }, (_, j) => [Math.cos((2 * Math.PI * j) / K), Math.sin((2 * Math.PI * j) / K)] as [number, number]);
+  const g = new Generator(checkSeed("blobs", o.seed ?? 0));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const x = new Float32Array(2 * total);
+  const y = new Int32Array(total);
+  let k = 0;
+  for (let j = 0; j < K; j++) {
+    const [cx, cy] = centers[j]!;
+    for (let i = 0; i < sizes[j]!; i++, k++) {
+      x[2 * k] = cx + std * g.normal();
+      x[2 * k + 1] = cy + std * g.normal();
+      y[k] = j;
+    }
   }
   return build(x, y);
 }
