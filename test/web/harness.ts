@@ -120,6 +120,6 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   const dir = join(root, "docs/img");
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.web-${name}.png.tmp`);
-  await page.screenshot({ path: tmp, fullPage: true });
+  await page.screenshot({ path: tmp, type: "png", fullPage: true });
   renameSync(tmp, join(dir, `web-${name}.png`));
 }
