@@ -29,13 +29,15 @@ let base = "";
 beforeAll(async () => {
   if (!haveBrowser) return;
   dir = mkdtempSync(join(tmpdir(), "chainrule-browser-"));
-  await build({ entryPoints: [join(root, "test/browser/page.ts")], bundle: true, platform: "browser", format: "esm", outfile: join(dir, "page.js"), logLevel: "error" });
+  await build({ entryPoints: [join(root, "test/browser/page.ts"), join(root, "test/browser/worker.ts")], bundle: true, platform: "browser", format: "esm", outdir: dir, logLevel: "error" });
   const script = readFileSync(join(dir, "page.js"));
+  const workerScript = readFileSync(join(dir, "worker.js"));
   const html = `<!doctype html><meta charset="utf-8"><title>chainrule</title><script type="module" src="page.js"></script>`;
   server = createServer((req, res) => {
     const isolated = req.url?.startsWith("/isolated/") ?? false;
     const headers: Record<string, string> = isolated ? { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" } : {};
     if (req.url?.endsWith("/page.js")) res.writeHead(200, { ...headers, "Content-Type": "text/javascript" }).end(script);
+    else if (req.url?.endsWith("/worker.js")) res.writeHead(200, { ...headers, "Content-Type": "text/javascript" }).end(workerScript);
     else res.writeHead(200, { ...headers, "Content-Type": "text/html" }).end(html);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -79,6 +81,12 @@ describe.skipIf(!haveBrowser)("in Chromium", () => {
     expect(Math.max(...live.slice(1))).toBe(Math.min(...live.slice(1)));
     const losses = r.losses as number[];
     expect(losses[5]!).toBeLessThan(losses[0]!);
+    // In a Web Worker: the first matmul does not wait for the backend's workers to start (they
+    // start once the worker yields), then they take over, with the same numbers.
+    const inWorker = r.inWorker as Record<string, unknown>;
+    expect(inWorker).toMatchObject({ threads: 2, threadsOff: null, sameAsFirst: true });
+    expect(inWorker.firstMs as number).toBeLessThan(5000);
+    expect(inWorker.threadedMatmuls as number).toBeGreaterThan(0);
   }, 120_000);
 
   it("not isolated: one thread, tensors in JavaScript arrays, the same numbers", async () => {

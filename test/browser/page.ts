@@ -60,6 +60,15 @@ async function run(): Promise<Record<string, unknown>> {
   }
   result.losses = losses;
   result.liveBlocks = live;
+  if (result.isolated) {
+    const worker = new Worker("worker.js", { type: "module" });
+    result.inWorker = await new Promise((resolve, reject) => {
+      worker.onmessage = (e) => resolve(e.data);
+      worker.onerror = (e) => reject(new Error(`worker: ${e.message}`));
+      worker.postMessage(null);
+    });
+    worker.terminate();
+  }
   return result;
 }
 

@@ -22,6 +22,8 @@ export function enableBrowserThreads(): boolean {
   if (g.crossOriginIsolated !== true || typeof g.Worker !== "function" || typeof g.Blob !== "function" || typeof g.URL?.createObjectURL !== "function") return false;
   registerThreadProvider({
     cores: g.navigator?.hardwareConcurrency ?? 1,
+    // In a page or in a worker, a new worker starts only once its spawner's event loop turns.
+    startsWhileBlocked: false,
     spawn(source, data, onError) {
       const code = `self.onmessage = (event) => {\n  self.onmessage = null;\n  const workerData = event.data;\n${source}\n};`;
       const url = g.URL!.createObjectURL(new g.Blob!([code], { type: "text/javascript" }));

@@ -30,6 +30,12 @@ export interface ThreadProvider {
    * must never keep the process alive (Node: worker.unref()); `onError` is called if it dies.
    */
   spawn(source: string, data: unknown, onError: (error: unknown) => void): { terminate(): unknown };
+  /**
+   * Whether a spawned worker starts while the spawning thread blocks (Node's worker_threads: yes,
+   * the default). No for Web Workers: a worker spawned from another worker starts only once the
+   * spawning worker returns to its event loop, so blocking for it would stall until the timeout.
+   */
+  startsWhileBlocked?: boolean;
 }
 
 let provider: ThreadProvider | undefined;
@@ -199,7 +205,8 @@ function fail(why: string): undefined {
 /**
  * Whether this thread may block in Atomics.wait: yes in Node and in workers, no on a browser's
  * main thread, which must neither block nor wait for a worker to start (a worker starts only
- * once the main thread returns to its event loop).
+ * once the main thread returns to its event loop; a Web Worker's own workers likewise only once
+ * it returns to its event loop: see ThreadProvider.startsWhileBlocked).
  */
 let blockable: boolean | undefined;
 function canBlock(): boolean {
@@ -238,8 +245,9 @@ function ensurePool(workers: number): Pool | undefined {
         // A worker that dies (it should not) turns threads off for the next call.
         broken ??= `a worker thread failed (${e instanceof Error ? e.message : String(e)})`;
       }));
-      // Worker start-up runs on its own thread: block until it has instantiated the module.
-      if (canBlock() && Atomics.wait(p.control, slot + READY, 0, START_TIMEOUT_MS) === "timed-out" && Atomics.load(p.control, slot + READY) !== 1) {
+      // Worker start-up runs on its own thread: block until it has instantiated the module
+      // (where it can start meanwhile; elsewhere it is used from the first call after it is ready).
+      if (provider.startsWhileBlocked !== false && canBlock() && Atomics.wait(p.control, slot + READY, 0, START_TIMEOUT_MS) === "timed-out" && Atomics.load(p.control, slot + READY) !== 1) {
         return fail("a worker thread did not start");
       }
     }
