@@ -30,7 +30,7 @@ interface Wire {
 async function wires(page: Page): Promise<Wire[]> {
   return page.$$eval(".ex-picture g.edge", (gs) =>
     gs.map((g) => {
-      const texts = [...g.querySelectorAll("text")];
+      const texts = Array.from(g.querySelectorAll("text"));
       const of = (color: string) => texts.filter((t) => t.getAttribute("fill") === color).map((t) => t.textContent ?? "");
       return { title: g.querySelector("title")?.textContent ?? "", green: of("#1b7f3b"), red: of("#c62828") };
     }),
@@ -40,7 +40,7 @@ async function wires(page: Page): Promise<Wire[]> {
 /** Waits until the output wire's forward value reads `text`. */
 async function waitForOutput(page: Page, text: string): Promise<void> {
   await page.waitForFunction(
-    (t) => [...document.querySelectorAll(".ex-picture g.edge")].some((g) => g.querySelector("title")?.textContent?.endsWith("->out") && g.querySelector('text[fill="#1b7f3b"]')?.textContent === t),
+    (t) => Array.from(document.querySelectorAll(".ex-picture g.edge")).some((g) => g.querySelector("title")?.textContent?.endsWith("->out") && g.querySelector('text[fill="#1b7f3b"]')?.textContent === t),
     text,
     { timeout: 20_000 },
   );
@@ -176,7 +176,7 @@ describe.skipIf(!haveBrowser)("web: explorer", () => {
       const analytic = await page.$$eval(".ex-var", (rs) => rs.map((r) => Number((r as HTMLElement).dataset.analytic)));
       analytic.forEach((a, i) => expect(a).toBeCloseTo(expected[i]!, 12));
       await page.fill(".ex-h", "1e-5");
-      await page.waitForFunction(() => [...document.querySelectorAll<HTMLElement>(".ex-var")].every((r) => Number(r.dataset.rel) < 1e-7));
+      await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLElement>(".ex-var")).every((r) => Number(r.dataset.rel) < 1e-7));
       expectNoErrors(opened);
     } finally {
       await opened.close();
@@ -201,6 +201,12 @@ describe.skipIf(!haveBrowser)("web: explorer", () => {
       expect(await page.textContent(".ex-expr-error")).toContain("unknown function 'foo'");
       await waitForOutput(page, "-12.04");
       expect(await page.getAttribute(".ex-expr", "aria-invalid")).toBe("true");
+
+      // A value for a name the expression does not use: the library's message, and the picture anyway.
+      await page.goto(page.url().replace(/explorer\.html.*$/, "explorer.html?expr=x*y&x=2&y=3&q=1"));
+      await page.waitForSelector("body[data-ready='1']");
+      await waitForOutput(page, "6");
+      expect(await page.textContent(".ex-expr-error")).toBe(`unknown variable 'q': the expression "x*y" uses only x, y.`);
       expectNoErrors(opened);
     } finally {
       await opened.close();

@@ -55,6 +55,7 @@ export function patternText(step: Step): string {
 /**
  * The trace after the first `done` steps: a wire keeps its gradient once the gate it feeds has
  * run; a value keeps its gradient once every gate using it has run (the output always has df = 1).
+ * Values still waiting are marked as needing none, so their wires show only the forward value.
  */
 export function traceAfter(trace: viz.TraceGraph, done: number): viz.TraceGraph {
   const visit = new Map(trace.nodes.map((n) => [n.id, n.visit ?? Infinity]));
@@ -64,7 +65,7 @@ export function traceAfter(trace: viz.TraceGraph, done: number): viz.TraceGraph 
   const nodes = trace.nodes.map((n) => {
     if (n.id === trace.output || !n.grad || (users.get(n.id) ?? []).every(ran)) return n;
     const { grad: _hidden, ...rest } = n;
-    return rest;
+    return { ...rest, requiresGrad: false };
   });
   const edges = trace.edges.map((e) => {
     if (!e.grad || ran(e.to)) return e;
