@@ -3,7 +3,6 @@
  * mark that tests (and the 2 s first-interaction budget) wait for.
  */
 import "./style.css";
-import { backendReady, getBackend, getNumThreads } from "chainrule";
 
 export const PAGE_LINKS = [
   { href: "./explorer.html", name: "explorer", title: "Backprop explorer" },
@@ -19,7 +18,9 @@ export function mountHeader(current: string): HTMLElement {
   const links = PAGE_LINKS.map((l) => `<a href="${l.href}"${l.name === current ? ' aria-current="page"' : ""}>${l.title}</a>`).join("");
   header.innerHTML = `<a class="brand" href="./index.html">chainrule</a><nav aria-label="Pages">${links}</nav><span class="threads" title="Cross-origin isolated pages run the wasm kernels on Web Workers"></span>`;
   document.body.prepend(header);
-  void backendReady().then(() => {
+  // Loaded on its own, so that a page whose work runs in a worker is interactive before the library is.
+  void import("chainrule").then(async ({ backendReady, getBackend, getNumThreads }) => {
+    await backendReady();
     const threads = header.querySelector(".threads")!;
     threads.textContent = `${getBackend().name} backend · ${getNumThreads()} thread${getNumThreads() === 1 ? "" : "s"}${crossOriginIsolated ? "" : " (not isolated)"}`;
   });
