@@ -39,6 +39,7 @@ const confusion = (page: Page): Promise<number[][]> =>
 
 /** Draws a "7" on the pad with the mouse. */
 async function drawSeven(page: Page): Promise<void> {
+  await page.locator("#pad").scrollIntoViewIfNeeded();
   const box = (await page.locator("#pad").boundingBox())!;
   const at = (u: number, v: number) => [box.x + u * box.width, box.y + v * box.height] as const;
   await page.mouse.move(...at(0.25, 0.2));
@@ -55,11 +56,13 @@ describe.skipIf(!haveBrowser)("web: digits", () => {
     const { page } = opened;
     const dir = mkdtempSync(join(tmpdir(), "chainrule-digits-"));
     try {
+      console.log(`digits page: ready after ${opened.readyAt.toFixed(0)} ms (isolated)`);
       expect(opened.readyAt).toBeLessThan(2000);
       await page.fill("#epochs", "1");
       await page.click("#start");
       await page.waitForFunction(() => document.querySelector<HTMLElement>("#accuracy")!.dataset.value !== "" && document.querySelector("#start")!.textContent === "Start", undefined, { timeout: 90_000 });
       const accuracy = Number(await page.getAttribute("#accuracy", "data-value"));
+      console.log(`digits page: MLP test accuracy after 1 epoch ${(100 * accuracy).toFixed(2)}%; ${await page.textContent("#status")}`);
       expect(accuracy).toBeGreaterThan(0.85);
       const matrix = await confusion(page);
       expect(matrix.flat().reduce((a, b) => a + b, 0)).toBe(2000);
@@ -76,7 +79,8 @@ describe.skipIf(!haveBrowser)("web: digits", () => {
       expect(layer.colours).toBeGreaterThan(500);
 
       await drawSeven(page);
-      await page.waitForFunction(() => document.querySelectorAll("#probs li").length === 10);
+      await page.waitForFunction(() => document.querySelectorAll("#probs li").length === 10 || document.querySelector("#error")!.textContent !== "");
+      expect(await page.textContent("#error")).toBe("");
       const probs = await page.$$eval("#probs li", (lis) => lis.map((li) => Number((li as HTMLElement).dataset.p)));
       expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
       const ink = () => page.$eval("#preview", (c: HTMLCanvasElement) => Array.from(c.getContext("2d")!.getImageData(0, 0, 28, 28).data).filter((v, i) => i % 4 === 0 && v > 0).length);

@@ -4,7 +4,7 @@
  * (protocol.ts). It yields to its message queue every ~50 ms of work, so pause, predict and save
  * are answered while it trains.
  */
-import { Tensor, backendReady, data, getBackend, getNumThreads, manualSeed, models, nn, noGrad, optim, tidy } from "chainrule";
+import { backendReady, data, getBackend, getNumThreads, manualSeed, models, nn, noGrad, optim, tensor, tidy, type Tensor } from "chainrule";
 import { MNIST_CLASSES_NAMES, fetchDigits, splitDigits } from "../shared/digits.js";
 import type { Evaluation, FromWorker, LayerImage, SplitOptions, ToWorker } from "./protocol.js";
 import { BATCH_SIZE, MOMENTUM, RECIPES, TEST_SIZE, TRAIN_SIZE, WEIGHT_DECAY, type ModelKind } from "./recipe.js";
@@ -219,7 +219,7 @@ function requireModel(what: string): Current {
 function predict(pixels: Float32Array): number[] {
   const { model } = requireModel("predict");
   model.eval();
-  return tidy(() => noGrad(() => Array.from(model.forward(Tensor.fromStorage(pixels, [1, 784], "float32")).softmax(-1).data as ArrayLike<number>)));
+  return tidy(() => noGrad(() => Array.from(model.forward(tensor(pixels, { shape: [1, 784] })).softmax(-1).data as ArrayLike<number>)));
 }
 
 async function load(bytes: ArrayBuffer, name: string): Promise<void> {
