@@ -23,12 +23,14 @@ export default defineConfig({
   plugins: [digitsPlugin()],
   server: { headers: isolation },
   preview: { headers: isolation },
-  worker: { format: "es" },
+  // keepNames: the graph pictures label each module by its class name (constructor.name), which
+  // minification would shorten to one or two letters.
+  worker: { format: "es", rollupOptions: { output: { keepNames: true } } },
   build: {
     outDir: here("dist"),
     emptyOutDir: true,
     target: "es2022",
     chunkSizeWarningLimit: 4000,
-    rollupOptions: { input: Object.fromEntries(PAGES.map((p) => [p, here(`${p}.html`)])) },
+    rollupOptions: { input: Object.fromEntries(PAGES.map((p) => [p, here(`${p}.html`)])), output: { keepNames: true } },
   },
 });

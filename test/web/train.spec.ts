@@ -89,6 +89,7 @@ describe.skipIf(!haveBrowser)("web: train", () => {
       expect(chart.ys[0]!.at(-1)).toBeCloseTo(after.loss, 6);
       expect(chart.ys[0]![0]!).toBeGreaterThan(1);
       expect(await page.textContent("#readout")).toContain(`step ${after.step}`);
+      await page.waitForFunction((n) => (window as unknown as { __train: { state(): TrainState } }).__train.state().graphStep === n, after.step);
       await screenshot(page, "train");
       expectNoErrors(opened);
     } finally {
@@ -129,10 +130,13 @@ describe.skipIf(!haveBrowser)("web: train", () => {
         const s = (window as unknown as { __train: { state(): TrainState } }).__train.state();
         return s.step === 1 && s.graphStep === 1;
       });
+      const nodeTexts = async (): Promise<string[]> => page.$$eval("#graph g.node text", (ts) => ts.map((t) => t.textContent ?? ""));
       const collapsed = await page.$$eval("#graph g.node.module", (ns) => ns.map((n) => n.getAttribute("data-module")));
       expect(collapsed).toEqual(["0", "1", "2", "3", "4"].filter((m) => collapsed.includes(m)));
       expect(collapsed.length).toBe(5);
-      const nodeTexts = async (): Promise<string[]> => page.$$eval("#graph g.node text", (ts) => ts.map((t) => t.textContent ?? ""));
+      // Class names survive the production build (the labels are "0: Linear", "1: ReLU", …).
+      expect(await page.$$eval("#modules label", (ls) => ls.map((l) => l.textContent?.trim()))).toEqual(["0: Linear", "1: ReLU", "2: Linear", "3: ReLU", "4: Linear"]);
+      expect(await nodeTexts()).toContain("0: Linear");
       expect((await nodeTexts()).some((t) => t === "matmul")).toBe(false);
       const red = await page.$$eval("#graph text[fill='#c62828']", (ts) => ts.map((t) => t.textContent ?? ""));
       expect(red.length).toBeGreaterThan(5);

@@ -37,7 +37,10 @@ const state = {
   graphStep: -1,
   expand: [] as string[],
 };
-let graphPending = false;
+/** Id of the last graph request sent; one is in flight at a time, later ones wait (graphDirty). */
+let graphId = 0;
+let graphInFlight = false;
+let graphDirty = false;
 let lastGraphAt = 0;
 
 function send(message: ToWorker): void {
@@ -87,7 +90,6 @@ function reset(): void {
     state.frames = 0;
     setPlaying(false);
     send({ type: "reset", config });
-    graphPending = false;
     requestGraph();
   } catch (error) {
     showError(error instanceof Error ? error.message : String(error));
@@ -100,11 +102,16 @@ function setPlaying(playing: boolean): void {
   playButton.setAttribute("aria-pressed", String(playing));
 }
 
+/** Asks for the graph of the current weights (after the one in flight, if any, comes back). */
 function requestGraph(): void {
-  if (graphPending) return;
-  graphPending = true;
+  if (graphInFlight) {
+    graphDirty = true;
+    return;
+  }
+  graphInFlight = true;
+  graphDirty = false;
   lastGraphAt = performance.now();
-  send({ type: "graph", expand: state.expand });
+  send({ type: "graph", id: ++graphId, expand: state.expand });
 }
 
 function onDataset(m: Extract<FromWorker, { type: "dataset" }>): void {
@@ -131,7 +138,7 @@ function onFrame(m: Extract<FromWorker, { type: "frame" }>): void {
 }
 
 function onGraph(m: Extract<FromWorker, { type: "graph" }>): void {
-  graphPending = false;
+  graphInFlight = false;
   state.graphs++;
   state.graphStep = m.step;
   const box = $("#graph");
@@ -143,7 +150,7 @@ function onGraph(m: Extract<FromWorker, { type: "graph" }>): void {
       node.setAttribute("data-module", name);
     }
   }
-  if (m.expand.join() !== state.expand.join() || (!state.playing && m.step !== state.step)) requestGraph();
+  if (graphDirty) requestGraph();
 }
 
 worker.onmessage = (event: MessageEvent<FromWorker>) => {
@@ -152,7 +159,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
   else if (m.type === "frame") onFrame(m);
   else if (m.type === "graph") onGraph(m);
   else {
-    graphPending = false;
+    if (m.graph === graphId) graphInFlight = false;
     setPlaying(false);
     showError(m.message);
   }

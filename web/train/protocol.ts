@@ -32,11 +32,13 @@ export type ToWorker =
   | { type: "pause" }
   | { type: "step"; count: number }
   | { type: "speed"; stepsPerFrame: number }
-  | { type: "graph"; expand: string[] };
+  /** The loss graph's SVG; `id` comes back in the reply. */
+  | { type: "graph"; id: number; expand: string[] };
 
 /** Worker → page. */
 export type FromWorker =
   | { type: "dataset"; x: Float32Array; y: Int32Array; classes: number; bounds: [number, number, number, number]; modules: { name: string; kind: string }[] }
   | { type: "frame"; step: number; loss: number; batchLoss: number; accuracy: number; playing: boolean; grid: number; cls: Uint8Array; conf: Float32Array }
-  | { type: "graph"; svg: string; step: number; expand: string[] }
-  | { type: "error"; message: string };
+  | { type: "graph"; id: number; svg: string; step: number }
+  /** `graph`: the id of the graph request that failed, if it was one. */
+  | { type: "error"; message: string; graph?: number };

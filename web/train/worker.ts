@@ -30,9 +30,9 @@ function post(message: FromWorker, transfer: Transferable[] = []): void {
   worker.postMessage(message, transfer);
 }
 
-function fail(error: unknown): void {
+function fail(error: unknown, graph?: number): void {
   playing = false;
-  post({ type: "error", message: error instanceof Error ? error.message : String(error) });
+  post({ type: "error", message: error instanceof Error ? error.message : String(error), ...(graph === undefined ? {} : { graph }) });
 }
 
 /** Evaluates the session and posts a frame, transferring the grid's buffers. */
@@ -94,9 +94,13 @@ async function handle(message: ToWorker): Promise<void> {
       stepsPerFrame = message.stepsPerFrame;
       return;
     case "graph": {
-      if (!session) return;
+      if (!session) return fail(new Error("graph: there is no run to draw yet; fix the settings first."), message.id);
       const step = session.step;
-      post({ type: "graph", svg: await session.graphSvg(message.expand), step, expand: message.expand });
+      try {
+        post({ type: "graph", id: message.id, svg: await session.graphSvg(message.expand), step });
+      } catch (error) {
+        fail(error, message.id);
+      }
       return;
     }
   }
