@@ -68,14 +68,14 @@ describe.skipIf(!haveBrowser)("web: digits", () => {
       expect(matrix.flat().reduce((a, b) => a + b, 0)).toBe(2000);
       expect(matrix.reduce((a, row, i) => a + row[i]!, 0) / 2000).toBeCloseTo(accuracy, 12);
       expect(await page.textContent("#progress")).toMatch(/epoch 1\/1 · batch 63\/63 · loss [\d.]+ · \d+ samples\/s · done/);
-      // 100 templates of 28×28 at 2× in a 10×10 grid, in many colours.
+      // 100 templates of 28×28 in a 10×10 grid, in many colours.
       const layer = await page.$eval("#layer", (c: HTMLCanvasElement) => {
         const px = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
         const colours = new Set<number>();
         for (let i = 0; i < px.length; i += 4) colours.add((px[i]! << 16) | (px[i + 1]! << 8) | px[i + 2]!);
         return { width: c.width, height: c.height, colours: colours.size };
       });
-      expect(layer).toMatchObject({ width: 578, height: 578 });
+      expect(layer).toMatchObject({ width: 289, height: 289 });
       expect(layer.colours).toBeGreaterThan(500);
 
       await drawSeven(page);

@@ -21,8 +21,8 @@ export function drawLayer(canvas: HTMLCanvasElement, layer: LayerImage): void {
   const side = templates ? 28 : layer.shape[2]!;
   const per = layer.shape.slice(1).reduce((a, b) => a * b, 1);
   const cols = templates ? 10 : 8;
-  const zoom = templates ? 2 : 8;
-  const gap = 2;
+  const zoom = templates ? 1 : 8;
+  const gap = templates ? 1 : 2;
   const cell = side * zoom + gap;
   canvas.width = cols * cell - gap;
   canvas.height = Math.ceil(count / cols) * cell - gap;
