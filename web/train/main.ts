@@ -143,6 +143,9 @@ function onGraph(m: Extract<FromWorker, { type: "graph" }>): void {
   state.graphStep = m.step;
   const box = $("#graph");
   box.innerHTML = m.svg;
+  const svg = box.querySelector("svg");
+  // Graphviz sizes in points; one pixel per point draws it at 3/4 size, still readable.
+  for (const side of ["width", "height"]) svg?.setAttribute(side, `${parseFloat(svg.getAttribute(side) ?? "0")}px`);
   for (const node of box.querySelectorAll("g.node")) {
     const name = /^(\S+): /.exec(node.querySelector("text")?.textContent ?? "")?.[1];
     if (name !== undefined && $("#modules").querySelector(`input[value="${CSS.escape(name)}"]`)) {

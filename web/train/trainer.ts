@@ -13,7 +13,7 @@ export const GRID = 100;
 /** Samples in the small fixed batch whose graph the page draws. */
 const GRAPH_BATCH = 4;
 
-/** The scope that groups the L2 penalty's gates (drawn as one gate). */
+/** The scope that groups the L2 penalty's gates (drawn as a labelled box). */
 const REG_SCOPE = "L2 penalty";
 
 /** A chainrule dataset generator by name, seeded, with the page's noise setting. */
@@ -174,7 +174,7 @@ export class Session {
       l.backward();
       return l;
     });
-    return viz.toSvg(loss, { collapseModules: true, expand, collapse: [REG_SCOPE], digits: 3, legend: true });
+    return viz.toSvg(loss, { collapseModules: true, expand, digits: 3 });
   }
 }
 
