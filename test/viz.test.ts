@@ -270,6 +270,20 @@ describe("toDot: the lecture's pictures", () => {
     expect(after).toContain("red: gradient ∂f/∂value");
   });
 
+  it("a value feeding one gate twice (W·W, too big to sum from its summary) gets one wire per input, each with its gradient", () => {
+    const W = randn([5, 5], { requiresGrad: true, generator: new Generator(3) }).named("W");
+    const f = withGraphValues(() => {
+      const out = W.mul(W).sum();
+      out.backward();
+      return out;
+    });
+    const dot = toDot(f);
+    expect(dot).not.toContain("no gradient");
+    const wires = dot.split("\n").filter((l) => /^ {2}n\d+ -> n\d+ \[label=<<font color="#1b7f3b">5×5 /.test(l));
+    expect(wires).toHaveLength(2);
+    for (const wire of wires) expect(wire).toMatch(/<font color="#c62828">5×5 min/);
+  });
+
   it("folds scalar constants into the gate (+1, *-1, 1/x) and summarises tensors", () => {
     const { w0, x0, w1, x1, w2 } = neuronLeaves();
     const dot = toDot(w0.mul(x0).add(w1.mul(x1)).add(w2).mul(-1).exp().add(1).reciprocal());

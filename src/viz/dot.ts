@@ -257,7 +257,10 @@ export function toDot(input: Tensor | TraceGraph, options: DotOptions = {}): str
   for (const e of edges.values()) {
     if (!kept.has(e.from) || !kept.has(e.to)) continue;
     const grad = mergeGrads(e, consumers.get(e.source.id)?.length ?? 0);
-    lines.push(`  ${e.from} -> ${e.to} [label=${edgeLabel(e.source.value, grad, e.source.requiresGrad)}];`);
+    // Wires whose gradients cannot be added up here (too many elements kept only as statistics)
+    // are drawn one by one, each with its own gradient, rather than as one wire with none.
+    const separate = grad === undefined && e.wires > 1 && e.grads.length === e.wires;
+    for (const g of separate ? e.grads : [grad]) lines.push(`  ${e.from} -> ${e.to} [label=${edgeLabel(e.source.value, g, e.source.requiresGrad)}];`);
   }
   // The output wire, with df/df.
   lines.push(`  out [shape=plaintext, label=<<b>${html(outputNode.name)}</b>>];`);
