@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { run } from "../../src/cli/main.js";
 import { loadMnist } from "../../src/data/node.js";
 import { models, noGrad, serialize, tensor, type data } from "../../src/index.js";
+import { toMnist } from "../../web/digits/pad.js";
 import { expectNoErrors, haveBrowser, openPage, screenshot } from "./harness.js";
 
 interface Predicted {
@@ -180,4 +181,32 @@ describe.skipIf(!haveBrowser)("web: digits", () => {
       await opened.close();
     }
   }, 120_000);
+});
+
+describe("web: digits pad preprocessing (toMnist)", () => {
+  it("fits the drawing's box into 20×20 keeping its aspect, centres its mass at (14, 14), values in [0, 1]", () => {
+    // A 40×100 bar, off centre on a 280×280 pad: 8×20 pixels in the 28×28 input.
+    const pad = new Float32Array(280 * 280);
+    for (let y = 30; y < 130; y++) for (let x = 200; x < 240; x++) pad[y * 280 + x] = 1;
+    const out = toMnist(pad, 280, 280);
+    let mass = 0;
+    let mx = 0;
+    let my = 0;
+    const rows = new Set<number>();
+    const cols = new Set<number>();
+    out.forEach((v, i) => {
+      if (v <= 0) return;
+      const [x, y] = [i % 28, Math.floor(i / 28)];
+      mass += v;
+      mx += v * (x + 0.5);
+      my += v * (y + 0.5);
+      rows.add(y);
+      cols.add(x);
+    });
+    expect(mass).toBeCloseTo(8 * 20, 3);
+    expect([mx / mass, my / mass]).toEqual([expect.closeTo(14, 6), expect.closeTo(14, 6)]);
+    expect([cols.size, rows.size]).toEqual([8, 20]);
+    expect(Math.max(...out)).toBeCloseTo(1, 6);
+    expect(toMnist(new Float32Array(280 * 280), 280, 280).every((v) => v === 0)).toBe(true);
+  });
 });
