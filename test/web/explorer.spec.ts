@@ -142,6 +142,14 @@ describe.skipIf(!haveBrowser)("web: explorer", () => {
       await page.click(".ex-next");
       await page.waitForFunction(() => document.querySelector(".ex-step")?.getAttribute("data-op") === "mul");
       expect(await page.textContent(".ex-step-copies")).toBe("Fan-out: x is used 2 times, so its gradients add up (copy gate): dx = 1.00 + -2.00 = -1.00");
+
+      await page.goto(page.url().replace("example=fanout", "example=max"));
+      await page.waitForSelector("body[data-ready='1']");
+      await waitForOutput(page, "-20");
+      for (let k = 0; k < 3; k++) await page.click(".ex-next");
+      await page.waitForFunction(() => document.querySelector(".ex-step")?.getAttribute("data-op") === "maximum");
+      expect(await page.textContent(".ex-step-pattern")).toBe("Pattern: the max gate routes: the whole upstream gradient goes to the larger input, 0 to the other");
+      expect(await page.textContent(".ex-step-line")).toContain("upstream 2.00 × local 1 (z is the larger) → dz = 2.00; upstream 2.00 × local 0 → dw = 0.00");
       expectNoErrors(opened);
     } finally {
       await opened.close();
