@@ -2,8 +2,9 @@
  * The digits embedded in the playground (web/plugins/digits.ts writes digits.bin, web/shared/digits.ts
  * reads it) are the CLI's: decoding and splitting gives loadMnist's samples, bit for bit.
  */
+import { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import { data, ShapeError, ValueError } from "../src/index.js";
+import { data, models, ShapeError, ValueError } from "../src/index.js";
 import { loadMnist } from "../src/data/node.js";
 import { encodeDigits } from "../web/plugins/digits.js";
 import { decodeDigits, splitDigits } from "../web/shared/digits.js";
@@ -56,5 +57,25 @@ describe("data.stratifiedSplit", () => {
     expect(() => data.stratifiedSplit(byClass, 2, { trainSize: 5, testSize: 1 })).toThrow(/trainSize \+ testSize = 6, but there are only 5 samples/);
     expect(() => data.stratifiedSplit([new Float32Array(3)], 2, { trainSize: 1, testSize: 0 })).toThrow(ShapeError);
     expect(() => data.stratifiedSplit(byClass, 2, { trainSize: 1, testSize: 0, sampleShape: [3] })).toThrow(/sampleShape \[3\] does not hold 2 features/);
+  });
+});
+
+describe("the digits page's recipes are the CLI's", () => {
+  it("learning rates, epochs, weight decay, momentum, batch and split sizes match `chainrule train`'s defaults", async () => {
+    const cli = await import("../src/cli/commands/train.js");
+    const { RECIPES, MOMENTUM, WEIGHT_DECAY, BATCH_SIZE, TRAIN_SIZE, TEST_SIZE } = await import("../web/digits/recipe.js");
+    expect(RECIPES.mlp.lr).toBe(cli.defaultLr("momentum", "mnist", "mlp"));
+    expect(RECIPES.cnn.lr).toBe(cli.defaultLr("momentum", "mnist", "cnn"));
+    expect(RECIPES.mlp.epochs).toBe(cli.DEFAULT_EPOCHS.mnist);
+    expect(RECIPES.cnn.epochs).toBe(cli.CNN_DEFAULT_EPOCHS.mnist);
+    expect(RECIPES.cnn.architecture.layers).toBe(models.CNN_SPEC);
+    expect(WEIGHT_DECAY).toBe(cli.DEFAULT_WEIGHT_DECAY);
+    const program = new Command();
+    cli.trainCommand.register(program, { out: () => {}, err: () => {}, isTTY: false });
+    const option = (name: string): unknown => program.commands.find((c) => c.name() === "train")!.options.find((o) => o.long === name)?.defaultValue;
+    expect(option("--momentum")).toBe(MOMENTUM);
+    expect(option("--batch-size")).toBe(BATCH_SIZE);
+    const split = loadMnist();
+    expect([split.train.length, split.test.length]).toEqual([TRAIN_SIZE, TEST_SIZE]);
   });
 });
