@@ -12,3 +12,4 @@ export {
   type Checkpoint,
   type CheckpointInput,
 } from "./checkpoint.js";
+export { parseShardIndex, loadShards, fetchSafetensors, fetchShards, type ShardIndex, type ShardReader, type SafetensorsSource } from "./sharded.js";

@@ -9,6 +9,7 @@ import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Tensor } from "../tensor/tensor.js";
 import { deserialize } from "./safetensors.js";
+import { loadShards, parseShardIndex } from "./sharded.js";
 import {
   bytesToStateDict,
   checkpointFromBytes,
@@ -87,6 +88,17 @@ export function save(modelOrStateDict: StateDictSource, path: string, options: {
 /** Loads the tensors of a safetensors file, by name (see `loadWithMetadata` for the metadata). */
 export function load(path: string): Record<string, Tensor> {
   return bytesToStateDict(readFileSync(path));
+}
+
+/**
+ * Loads a sharded checkpoint (Hugging Face's model.safetensors.index.json and its shards, read
+ * from the index's folder), or a single safetensors file when given one.
+ * @example model.loadStateDict(loadSharded("llm/model.safetensors.index.json"));
+ */
+export function loadSharded(path: string): Record<string, Tensor> {
+  if (!path.endsWith(".json")) return load(path);
+  const index = parseShardIndex(readFileSync(path, "utf8"), path);
+  return loadShards(index, (file) => readFileSync(join(dirname(path), file)), path);
 }
 
 /** Loads a safetensors file's tensors and its `__metadata__` strings. */
