@@ -66,7 +66,7 @@ describe("sharded checkpoints", () => {
 
 describe("loading from a URL, a Response or a Blob (no Node module on the path)", () => {
   it("fetchSafetensors reads URLs, Responses and Blobs; fetchShards fetches an index and its shards", async () => {
-    const bytes = shards["model-00002-of-00002.safetensors"]!;
+    const bytes = shards["model-00002-of-00002.safetensors"]!.slice();
     for (const source of [new Blob([bytes]), new Response(new Blob([bytes])), `${base}model-00002-of-00002.safetensors`, new URL(`${base}model-00002-of-00002.safetensors`)]) {
       expect(Object.keys((await fetchSafetensors(source)).tensors).sort()).toEqual(["fc.bias", "steps", "unlisted"]);
     }
