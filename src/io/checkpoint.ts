@@ -15,10 +15,12 @@ import {
   encodeSafetensors,
   nativeCopy,
   parseSafetensors,
+  rawTensor,
   type ParsedFile,
   type RawEntry,
   type RawTensor,
   type SafetensorsDType,
+  type SerializeOptions,
 } from "./safetensors.js";
 
 /** Named tensors, as `Module.stateDict()` returns them. */
@@ -96,8 +98,10 @@ export function resolveStateDict(op: string, source: StateDictSource): StateDict
  * A state dict (or a Module's) as safetensors bytes; `metadata` holds extra strings.
  * @example const bytes = stateDictToBytes(model, { metadata: { epoch: "3" } });
  */
-export function stateDictToBytes(source: StateDictSource, options: { metadata?: Record<string, string> } = {}): Uint8Array {
-  return encodeSafetensors(tensorEntries(resolveStateDict("stateDictToBytes", source)), options.metadata, "stateDictToBytes");
+export function stateDictToBytes(source: StateDictSource, options: { metadata?: Record<string, string> } & SerializeOptions = {}): Uint8Array {
+  const dict = resolveStateDict("stateDictToBytes", source);
+  const entries = Object.entries(dict).map(([name, t]) => rawTensor(name, t, options.floatDtype ?? "native", "stateDictToBytes"));
+  return encodeSafetensors(entries, options.metadata, "stateDictToBytes");
 }
 
 /** The tensors of safetensors bytes, by name (the metadata is dropped; see `deserialize`). */
@@ -113,8 +117,7 @@ function tensorEntries(dict: StateDict): RawTensor[] {
 }
 
 function tensorEntry(name: string, t: Tensor): RawTensor {
-  const dtype = ({ float32: "F32", float64: "F64", int32: "I32", bool: "BOOL" } as const)[t.dtype];
-  return { name, dtype, shape: t.shape, data: t.data };
+  return rawTensor(name, t, "native", "checkpointToBytes");
 }
 
 // ------------------------------------------------------------------------------ checkpoints

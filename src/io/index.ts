@@ -1,5 +1,5 @@
 /** Reading and writing tensors: safetensors bytes, state dicts and checkpoints (browser-safe). */
-export { serialize, deserialize, FormatError, MAX_HEADER_BYTES, type SafetensorsDType } from "./safetensors.js";
+export { serialize, deserialize, FormatError, MAX_HEADER_BYTES, type SafetensorsDType, type SerializeOptions } from "./safetensors.js";
 export {
   stateDictToBytes,
   bytesToStateDict,

@@ -8,7 +8,7 @@ import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, s
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Tensor } from "../tensor/tensor.js";
-import { deserialize } from "./safetensors.js";
+import { deserialize, type SerializeOptions } from "./safetensors.js";
 import { loadShards, parseShardIndex } from "./sharded.js";
 import {
   bytesToStateDict,
@@ -81,7 +81,7 @@ function syncDirectory(dir: string): void {
  * PyTorch's `safetensors.torch.load_file` reads. The write is atomic.
  * @example save(model, "model.safetensors", { metadata: { epoch: "3" } })
  */
-export function save(modelOrStateDict: StateDictSource, path: string, options: { metadata?: Record<string, string> } = {}): void {
+export function save(modelOrStateDict: StateDictSource, path: string, options: { metadata?: Record<string, string> } & SerializeOptions = {}): void {
   writeFileAtomic(path, stateDictToBytes(modelOrStateDict, options));
 }
 

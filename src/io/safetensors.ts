@@ -83,7 +83,7 @@ export function defineOwn<T>(target: Record<string, T>, key: string, value: T): 
  * space-padded to a multiple of 8 bytes so every tensor's data stays aligned.
  * @example const bytes = serialize({ "fc.weight": w, "fc.bias": b }, { format: "pt" });
  */
-export function serialize(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+export function serialize(tensors: Record<string, Tensor>, metadata?: Record<string, string>, options: SerializeOptions = {}): Uint8Array {
   if (typeof tensors !== "object" || tensors === null || Array.isArray(tensors)) {
     throw new ValueError(`serialize: expected an object mapping names to tensors, got ${describe(tensors)}.`);
   }
@@ -92,9 +92,64 @@ export function serialize(tensors: Record<string, Tensor>, metadata?: Record<str
     if (!(t instanceof Tensor)) {
       throw new ValueError(`serialize: '${name}' is ${describe(t)}, not a Tensor; only tensors can be stored (wrap data with tensor(...)).`);
     }
-    raw.push({ name, dtype: TO_SAFETENSORS[t.dtype], shape: t.shape, data: t.data });
+    raw.push(rawTensor(name, t, options.floatDtype ?? "native", "serialize"));
   }
   return encodeSafetensors(raw, metadata, "serialize");
+}
+
+/** Options of serialize and stateDictToBytes. */
+export interface SerializeOptions {
+  /**
+   * How float tensors are stored: "native" (float32 as F32, float64 as F64; the default), or all
+   * of them as "F32", "F16" or "BF16" (rounded to nearest, ties to even; F16 overflows to ±Inf),
+   * the half-precision forms Hugging Face publishes weights in.
+   */
+  floatDtype?: "native" | "F32" | "F16" | "BF16";
+}
+
+/** @internal A tensor as the bytes to write, its floats converted to `floatDtype`. */
+export function rawTensor(name: string, t: Tensor, floatDtype: NonNullable<SerializeOptions["floatDtype"]>, op: string): RawTensor {
+  if (!["native", "F32", "F16", "BF16"].includes(floatDtype)) throw new ValueError(`${op}: floatDtype must be "native", "F32", "F16" or "BF16", got ${JSON.stringify(floatDtype)}.`);
+  if (floatDtype === "native" || (t.dtype !== "float32" && t.dtype !== "float64")) return { name, dtype: TO_SAFETENSORS[t.dtype], shape: t.shape, data: t.data };
+  const f32 = t.dtype === "float32" ? (t.data as Float32Array) : Float32Array.from(t.data as Float64Array);
+  if (floatDtype === "F32") return { name, dtype: "F32", shape: t.shape, data: f32 };
+  const bits = new Uint32Array(f32.buffer, f32.byteOffset, f32.length);
+  const out = new Uint16Array(f32.length);
+  const convert = floatDtype === "F16" ? floatBitsToHalf : floatBitsToBF16;
+  for (let i = 0; i < out.length; i++) out[i] = convert(bits[i]!);
+  return { name, dtype: floatDtype, shape: t.shape, data: out };
+}
+
+/** @internal IEEE half-precision bits of a float32 (by its bits): round to nearest, ties to even; overflow to ±Inf; NaN stays NaN. */
+export function floatBitsToHalf(f: number): number {
+  const sign = (f >>> 16) & 0x8000;
+  const exponent = (f >>> 23) & 0xff;
+  const mantissa = f & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa !== 0 ? 0x200 | (mantissa >>> 13) : 0);
+  const e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal half (or zero): shift the mantissa with its implicit 1 into place, rounding.
+    if (e < -10) return sign;
+    const m = mantissa | 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = m & ((1 << shift) - 1);
+    let h = m >>> shift;
+    if (rest > half || (rest === half && (h & 1) === 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mantissa >>> 13);
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h++; // may carry into the exponent, up to Inf: still right
+  return sign | h;
+}
+
+/** @internal bfloat16 bits of a float32 (by its bits): the upper half, rounded to nearest, ties to even; NaN stays NaN. */
+export function floatBitsToBF16(f: number): number {
+  if ((f & 0x7f800000) === 0x7f800000 && (f & 0x7fffff) !== 0) return ((f >>> 16) | 0x40) & 0xffff;
+  const rounded = f + 0x7fff + ((f >>> 16) & 1);
+  return (rounded >>> 16) & 0xffff;
 }
 
 /** @internal Writes raw tensors; `hostLittleEndian` is a test hook for the byte-swapping path. */
