@@ -33,10 +33,8 @@ async function playUntil(page: Page, steps: number): Promise<TrainState> {
   await page.click("#play");
   await page.waitForFunction((n) => (window as unknown as { __train: { state(): TrainState } }).__train.state().step >= n, steps, { timeout: 40_000 });
   await page.click("#play");
-  await page.waitForFunction(() => {
-    const s = (window as unknown as { __train: { state(): TrainState } }).__train.state();
-    return !s.playing && s.graphStep === s.step;
-  });
+  // The pause's own frame (playing false) carries the final step.
+  await page.waitForFunction(() => !(window as unknown as { __train: { state(): TrainState } }).__train.state().playing);
   return state(page);
 }
 
