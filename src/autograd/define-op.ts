@@ -52,7 +52,7 @@ export function defineOp<Args extends unknown[], Saved = unknown>(def: OpDef<Arg
       if (anomaly) node.createdAt = userFrame(new Error().stack);
       // Only inside `scope`/`withGraphValues`: the scope path, for pictures.
       const capture = getCapture();
-      if (capture !== null) node.trace = { scopes: capture.scopes, values: capture.values, pass: 0, visit: 0, gradOut: undefined, inputGrads: undefined };
+      if (capture !== null) node.trace = { scopes: capture.scopes, composites: capture.composites, values: capture.values, pass: 0, visit: 0, gradOut: undefined, inputGrads: undefined };
       out.requiresGrad = true;
       out.gradFn = node;
     }

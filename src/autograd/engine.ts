@@ -108,7 +108,7 @@ export function runBackward(root: Tensor, gradient: Tensor, options: BackwardOpt
       const gradOut = node.pendingGrad!;
       node.pendingGrad = undefined;
       let trace = node.trace;
-      if (captureAll && trace === undefined) trace = node.trace = { scopes: [], values: true, pass: 0, visit: 0, gradOut: undefined, inputGrads: undefined };
+      if (captureAll && trace === undefined) trace = node.trace = { scopes: [], composites: [], values: true, pass: 0, visit: 0, gradOut: undefined, inputGrads: undefined };
       let sent: (Tensor | null)[] | undefined;
       if (trace !== undefined && (trace.values || captureAll)) {
         trace.values = true;

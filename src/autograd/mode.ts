@@ -1,3 +1,5 @@
+import type { Tensor } from "../tensor/tensor.js";
+
 let gradEnabled = true;
 let anomalyEnabled = false;
 
@@ -81,9 +83,28 @@ export interface CaptureState {
   /** Under `withGraphValues`: backward keeps every node's inputs and records its gradients. */
   readonly values: boolean;
   readonly scopes: readonly ScopeEntry[];
+  /** Composite ops being built, outermost first (see `composite`). */
+  readonly composites: readonly CompositeEntry[];
+}
+
+/**
+ * @internal One call of a composite op: a function built from primitives (eval-mode batchNorm,
+ * layerNorm, softmax over an inner axis) that an exporter may write as one operator. Recorded
+ * only while a capture is active.
+ */
+export interface CompositeEntry {
+  /** The function's name ("batchNorm", "layerNorm", "softmax", "globalAvgPool2d"). */
+  readonly name: string;
+  /** Its tensor arguments in order; null where an optional one was not given. */
+  readonly inputs: readonly (Tensor | null)[];
+  /** Its other arguments (eps, axis...). */
+  readonly params: Readonly<Record<string, unknown>>;
+  /** The tensor it returned (set when it returns). */
+  output: Tensor | undefined;
 }
 
 const NO_SCOPES: readonly ScopeEntry[] = Object.freeze([]);
+const NO_COMPOSITES: readonly CompositeEntry[] = Object.freeze([]);
 let capture: CaptureState | null = null;
 
 /** @internal The active capture, or null (the usual case: then nothing extra is recorded). */
@@ -103,7 +124,7 @@ export function getCapture(): CaptureState | null {
  */
 export function withGraphValues<T>(fn: () => T): T {
   const previous = capture;
-  capture = { values: true, scopes: previous?.scopes ?? NO_SCOPES };
+  capture = { values: true, scopes: previous?.scopes ?? NO_SCOPES, composites: previous?.composites ?? NO_COMPOSITES };
   try {
     return fn();
   } finally {
@@ -128,9 +149,28 @@ export function scope<T>(name: string, fn: () => T): T {
 /** @internal Pushes a scope entry (also used for Module paths) around `fn`. */
 export function withScope<T>(entry: ScopeEntry, fn: () => T): T {
   const previous = capture;
-  capture = { values: previous?.values ?? false, scopes: [...(previous?.scopes ?? NO_SCOPES), entry] };
+  capture = { values: previous?.values ?? false, scopes: [...(previous?.scopes ?? NO_SCOPES), entry], composites: previous?.composites ?? NO_COMPOSITES };
   try {
     return fn();
+  } finally {
+    capture = previous;
+  }
+}
+
+/**
+ * @internal Runs `fn`, a composite op built from primitives, and while a capture is active
+ * records on every node it creates that they belong to this call of `name` (with its tensor
+ * `inputs` and `params`), so the ONNX exporter writes one operator (BatchNormalization,
+ * LayerNormalization...) instead of its primitives. Outside a capture it only calls `fn`.
+ */
+export function composite(name: string, inputs: readonly (Tensor | null)[], params: Record<string, unknown>, fn: () => Tensor): Tensor {
+  const previous = capture;
+  if (previous === null) return fn();
+  const entry: CompositeEntry = { name, inputs, params, output: undefined };
+  capture = { values: previous.values, scopes: previous.scopes, composites: [...previous.composites, entry] };
+  try {
+    entry.output = fn();
+    return entry.output;
   } finally {
     capture = previous;
   }

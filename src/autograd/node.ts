@@ -1,7 +1,7 @@
 import type { Tensor } from "../tensor/tensor.js";
 import type { DType } from "../tensor/dtype.js";
 import { GraphError } from "../errors.js";
-import type { ScopeEntry } from "./mode.js";
+import type { CompositeEntry, ScopeEntry } from "./mode.js";
 
 /** What an op's forward hands its backward, and which inputs need a gradient. */
 export interface OpContext<Saved = unknown> {
@@ -42,6 +42,8 @@ export interface OpDef<Args extends unknown[], Saved> {
 export interface NodeTrace {
   /** The scopes (Module paths, user scopes) the node was created in, outermost first. */
   readonly scopes: readonly ScopeEntry[];
+  /** The composite ops (see `composite` in mode.ts) the node was created in, outermost first. */
+  readonly composites: readonly CompositeEntry[];
   /** Created or visited under `withGraphValues`: backward records gradients and keeps inputs. */
   values: boolean;
   /** The backward pass that last recorded gradients here (compare with the output's node). */

@@ -1,3 +1,4 @@
+import { composite } from "../autograd/mode.js";
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
 import { allocate, isFloat } from "../tensor/dtype.js";
 import { Tensor, assertTensor } from "../tensor/tensor.js";
@@ -48,7 +49,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: AdaptiveSize): Tensor {
   if (h === 0 || w === 0) throw new ShapeError(`${op}: x (shape ${fmtShape(x.shape)}) has an empty spatial axis; there is nothing to average.`);
   const xf = isFloat(x.dtype) ? x : x.to("float32");
   const outShape = [...x.shape.slice(0, -2), oh, ow];
-  if (oh === 1 && ow === 1) return reshape(mean(xf, { axis: [-2, -1] }), outShape);
+  if (oh === 1 && ow === 1) return composite("globalAvgPool2d", [xf], {}, () => reshape(mean(xf, { axis: [-2, -1] }), outShape));
   if (h % oh === 0 && w % ow === 0) return avgPool2d(xf, { kernelSize: [h / oh, w / ow] });
   const planes = xf.size / (h * w);
   let y = reshape(xf, [planes * h, w]);

@@ -1,5 +1,6 @@
 import { getBackend } from "../backend/index.js";
 import { defineOp } from "../autograd/define-op.js";
+import { composite } from "../autograd/mode.js";
 import { isFloat } from "../tensor/dtype.js";
 import { assertTensor, Tensor } from "../tensor/tensor.js";
 import { normalizeAxis } from "../tensor/shape.js";
@@ -60,8 +61,10 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   const a = normalizeAxis("softmax", axis, x.ndim);
   const xf = isFloat(x.dtype) ? x : x.to("float32");
   if (a === x.ndim - 1) return softmaxLast(xf);
-  const e = exp(sub(xf, max(xf.detach(), { axis: a, keepDim: true })));
-  return div(e, sum(e, { axis: a, keepDim: true }));
+  return composite("softmax", [xf], { axis: a }, () => {
+    const e = exp(sub(xf, max(xf.detach(), { axis: a, keepDim: true })));
+    return div(e, sum(e, { axis: a, keepDim: true }));
+  });
 }
 
 /**
@@ -74,5 +77,5 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   const a = normalizeAxis("logSoftmax", axis, x.ndim);
   const xf = isFloat(x.dtype) ? x : x.to("float32");
   if (a === x.ndim - 1) return logSoftmaxLast(xf);
-  return sub(xf, logsumexp(xf, { axis: a, keepDim: true }));
+  return composite("logSoftmax", [xf], { axis: a }, () => sub(xf, logsumexp(xf, { axis: a, keepDim: true })));
 }

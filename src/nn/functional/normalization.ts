@@ -8,7 +8,7 @@
  * docs/nn.md#normalisation.
  */
 import { defineOp } from "../../autograd/define-op.js";
-import { isGradEnabled } from "../../autograd/mode.js";
+import { composite, isGradEnabled } from "../../autograd/mode.js";
 import { getBackend } from "../../backend/index.js";
 import { ShapeError, ValueError, fmtShape } from "../../errors.js";
 import { add, div, mean, mul, reshape, sqrt, square, sub, sum } from "../../ops/index.js";
@@ -178,7 +178,6 @@ export function batchNorm(
   checkChannelVector(fn, "weight", weight, c, x.shape);
   checkChannelVector(fn, "bias", bias, c, x.shape);
   const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
-  let xhat: Tensor;
   if (options.training) {
     const n = x.size / c;
     if (n <= 1) throw new ValueError(`${fn}: training needs more than 1 value per channel, got x of shape ${fmtShape(x.shape)}; use a larger batch, or training: false.`);
@@ -201,15 +200,17 @@ export function batchNorm(
       }
     }
     return y;
-  } else {
-    if (runningMean === null || runningVar === null) {
-      throw new ValueError(`${fn}: eval mode (training: false) normalises with the running statistics, so runningMean and runningVar must be given.`);
-    }
-    xhat = mul(sub(x, reshape(runningMean, bshape)), div(1, sqrt(add(reshape(runningVar, bshape), eps))));
   }
-  if (weight !== null) xhat = mul(xhat, reshape(weight, bshape));
-  if (bias !== null) xhat = add(xhat, reshape(bias, bshape));
-  return xhat;
+  if (runningMean === null || runningVar === null) {
+    throw new ValueError(`${fn}: eval mode (training: false) normalises with the running statistics, so runningMean and runningVar must be given.`);
+  }
+  // Composed from ops; recorded as one composite so an ONNX export writes BatchNormalization.
+  return composite("batchNorm", [x, weight, bias, runningMean, runningVar], { eps }, () => {
+    let xhat = mul(sub(x, reshape(runningMean, bshape)), div(1, sqrt(add(reshape(runningVar, bshape), eps))));
+    if (weight !== null) xhat = mul(xhat, reshape(weight, bshape));
+    if (bias !== null) xhat = add(xhat, reshape(bias, bshape));
+    return xhat;
+  });
 }
 
 /**
@@ -240,13 +241,15 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[] | number
     if (!shapesEqual(t.shape, shape)) throw new ShapeError(`${fn}: '${name}' must have shape normalizedShape = ${fmtShape(shape)}, got ${fmtShape(t.shape)}.`);
   }
   const axes = shape.map((_, i) => x.ndim - k + i);
-  const mu = mean(x, { axis: axes, keepDim: true });
-  const centered = sub(x, mu);
-  const variance = mean(square(centered), { axis: axes, keepDim: true });
-  let y = mul(centered, div(1, sqrt(add(variance, eps))));
-  if (weight !== null && weight !== undefined) y = mul(y, weight);
-  if (bias !== null && bias !== undefined) y = add(y, bias);
-  return y;
+  return composite("layerNorm", [x, weight ?? null, bias ?? null], { axis: x.ndim - k, eps }, () => {
+    const mu = mean(x, { axis: axes, keepDim: true });
+    const centered = sub(x, mu);
+    const variance = mean(square(centered), { axis: axes, keepDim: true });
+    let y = mul(centered, div(1, sqrt(add(variance, eps))));
+    if (weight !== null && weight !== undefined) y = mul(y, weight);
+    if (bias !== null && bias !== undefined) y = add(y, bias);
+    return y;
+  });
 }
 
 /**
