@@ -23,3 +23,4 @@ export * as viz from "./viz/index.js";
 export * as data from "./data/index.js";
 export * as models from "./models/index.js";
 export * from "./errors.js";
+export * as onnx from "./onnx/index.js";

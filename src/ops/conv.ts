@@ -449,7 +449,7 @@ const avgPool2dBackwardOp = defineOp<[Tensor, PoolSpec], PoolSpec>({
 
 function describePool(s: PoolSpec): Record<string, unknown> {
   const { g } = s;
-  return { kernelSize: [g.kh, g.kw], stride: [g.strideH, g.strideW], padding: [g.padH, g.padW], dilation: [g.dilH, g.dilW] };
+  return { kernelSize: [g.kh, g.kw], stride: [g.strideH, g.strideW], padding: [g.padH, g.padW], dilation: [g.dilH, g.dilW], countIncludePad: s.countIncludePad };
 }
 
 /** PyTorch's pooling output size (pooling_output_shape): floor or ceil mode, a last window must start inside the input or its left padding. */
