@@ -105,7 +105,9 @@ export function exportModel(module: Module, exampleInput: Tensor | readonly Tens
   };
   if (options.docString !== undefined) model.docString = options.docString;
   if (options.metadata) model.metadataProps = Object.entries(options.metadata).map(([key, value]) => ({ key, value }));
-  return pb.ModelProto.encode(pb.ModelProto.create(model)).finish();
+  // In Node protobufjs returns a Buffer cut from a shared pool, whose slice() does not copy:
+  // hand back a plain Uint8Array of its own.
+  return new Uint8Array(pb.ModelProto.encode(pb.ModelProto.create(model)).finish());
 }
 
 interface Recorded {
