@@ -9,6 +9,7 @@ import { evalCommand } from "./eval.js";
 import { gradcheckCommand } from "./gradcheck.js";
 import { explainCommand } from "./explain.js";
 import { graphCommand } from "./graph.js";
+import { exportCommand } from "./export.js";
 
 /** One subcommand: `register` adds it to the program (program.command(name)...action(...)). */
 export interface CliCommand {
@@ -22,4 +23,4 @@ export interface CliCommand {
   register(program: Command, io: CliIO): void;
 }
 
-export const commands: CliCommand[] = [trainCommand, evalCommand, gradcheckCommand, explainCommand, graphCommand];
+export const commands: CliCommand[] = [trainCommand, evalCommand, gradcheckCommand, explainCommand, graphCommand, exportCommand];
