@@ -164,6 +164,35 @@ export abstract class Module {
     return out;
   }
 
+  /**
+   * Every dotted name each parameter and buffer is reachable under, shared modules and tensors
+   * included (namedParameters lists a shared one once, under its first name).
+   */
+  private stateNames(): Map<Tensor, string[]> {
+    const names = new Map<Tensor, string[]>();
+    const add = (t: Tensor, name: string): void => {
+      const list = names.get(t);
+      if (!list) names.set(t, [name]);
+      else if (!list.includes(name)) list.push(name);
+    };
+    const visit = (module: Module, prefix: string, ancestors: Set<Module>): void => {
+      for (const [name, value] of module.entries()) {
+        if (value instanceof Parameter) add(value, prefix + name);
+        else if (value instanceof Module && !ancestors.has(value)) {
+          ancestors.add(value);
+          visit(value, `${prefix}${name}.`, ancestors);
+          ancestors.delete(value);
+        }
+      }
+      for (const [field, name] of module._bufferNames ?? []) {
+        const value = (module as unknown as Record<string, unknown>)[field];
+        if (value instanceof Tensor) add(value, prefix + name);
+      }
+    };
+    visit(this, "", new Set([this]));
+    return names;
+  }
+
   /** Number of parameter elements (only trainable ones with `{ trainableOnly: true }`). */
   numParameters(options: { trainableOnly?: boolean } = {}): number {
     return this.parameters().reduce((n, p) => n + (options.trainableOnly && !p.requiresGrad ? 0 : p.size), 0);
@@ -205,20 +234,29 @@ export abstract class Module {
   /**
    * Copies values from a state dict into this model's parameters and buffers (converting the
    * dtype if needed). Wrongly shaped entries are always an error; missing or unexpected names are
-   * an error unless `{ strict: false }`, which returns them instead.
+   * an error unless `{ strict: false }`, which returns them instead. A tensor shared by several
+   * layers (tied weights) loads from any of its names, as PyTorch's state_dict lists it under each.
    */
   loadStateDict(stateDict: StateDict, options: LoadStateDictOptions = {}): LoadStateDictResult {
     const strict = options.strict ?? true;
     const own = new Map<string, Tensor>([...this.namedParameters(), ...this.namedBuffers()]);
-    const missingKeys = [...own.keys()].filter((k) => !(k in stateDict));
-    const unexpectedKeys = Object.keys(stateDict).filter((k) => !own.has(k));
+    // A tensor shared by two layers (tied weights) is listed once above, but PyTorch's state_dict
+    // has it under every name and safetensors' save_model keeps any one of them: each name counts.
+    const aliases = this.stateNames();
+    const namesOf = (name: string, t: Tensor): string[] => [name, ...(aliases.get(t) ?? []).filter((a) => a !== name)];
+    const known = new Set([...own].flatMap(([name, t]) => namesOf(name, t)));
+    const missingKeys = [...own].filter(([name, t]) => !namesOf(name, t).some((k) => k in stateDict)).map(([name]) => name);
+    const unexpectedKeys = Object.keys(stateDict).filter((k) => !known.has(k));
     const problems: string[] = [];
-    for (const [name, target] of own) {
-      const source = stateDict[name];
-      if (!source) continue;
-      if (!(source instanceof Tensor)) problems.push(`"${name}" is not a Tensor`);
-      else if (source.size !== target.size || source.shape.some((d, i) => d !== target.shape[i]) || source.ndim !== target.ndim) {
-        problems.push(`"${name}" has shape ${fmtShape(source.shape)} in the state dict but ${fmtShape(target.shape)} in the model`);
+    const sources = new Map<Tensor, Tensor>();
+    for (const [primary, target] of own) {
+      for (const name of namesOf(primary, target)) {
+        const source = stateDict[name];
+        if (!source) continue;
+        if (!(source instanceof Tensor)) problems.push(`"${name}" is not a Tensor`);
+        else if (source.size !== target.size || source.shape.some((d, i) => d !== target.shape[i]) || source.ndim !== target.ndim) {
+          problems.push(`"${name}" has shape ${fmtShape(source.shape)} in the state dict but ${fmtShape(target.shape)} in the model`);
+        } else if (!sources.has(target)) sources.set(target, source);
       }
     }
     if (strict && missingKeys.length > 0) problems.push(`missing: ${missingKeys.map((k) => `"${k}"`).join(", ")}`);
@@ -229,10 +267,7 @@ export abstract class Module {
           `Check that it comes from the same architecture${strict ? ", or pass { strict: false } to load only the matching names" : ""}.`,
       );
     }
-    for (const [name, target] of own) {
-      const source = stateDict[name];
-      if (source) target.data.set(source.dtype === target.dtype ? source.data : source.to(target.dtype).data);
-    }
+    for (const [target, source] of sources) target.data.set(source.dtype === target.dtype ? source.data : source.to(target.dtype).data);
     return { missingKeys: strict ? [] : missingKeys, unexpectedKeys: strict ? [] : unexpectedKeys };
   }
 
