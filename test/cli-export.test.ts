@@ -1,5 +1,6 @@
 // `chainrule export --format onnx` (issue 13): the file runs in ONNX Runtime with the model's outputs.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-web";
@@ -96,5 +97,40 @@ describe("chainrule export --format onnx", () => {
     expect(o.err).toContain("--opset must be an integer from 17 to 21");
     const missing = await cli("export", "--model", join(dir, "nothing-here"));
     expect(missing.code).toBe(1);
+  });
+});
+
+describe("docs/deploy.md's examples (examples/deploy)", () => {
+  const root = new URL("..", import.meta.url).pathname;
+  const tsx = join(root, "node_modules/.bin/tsx");
+
+  it("serve-node.mjs runs the exported model in ONNX Runtime and prints predictions", () => {
+    const r = spawnSync(process.execPath, [join(root, "examples/deploy/serve-node.mjs"), join(dir, "mlp", "model.onnx")], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/sample 0: label \d, predicted \d \(p = 0\.\d{3}\)/);
+    expect(r.stdout).toMatch(/input \[10, 784\] -> scores \[10, 10\] in [\d.]+ ms/);
+  });
+
+  it.skipIf(!existsSync(process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"))("browser-check.ts runs it in Chromium with ONNX Runtime Web", () => {
+    const r = spawnSync(tsx, [join(root, "examples/deploy/browser-check.ts"), join(dir, "mlp", "model.onnx")], { encoding: "utf8", timeout: 90_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout.slice(r.stdout.indexOf("{")));
+    expect(result.predicted).toBeGreaterThanOrEqual(0);
+    expect(result.probability).toBeGreaterThan(0);
+  });
+
+  const torch = spawnSync("/usr/bin/python3", ["-c", "import torch"]).status === 0;
+  it.skipIf(!torch)("continue_training.py loads the weights into PyTorch strictly, trains, and chainrule evaluates the result", async () => {
+    const digits = join(dir, "digits.json");
+    const j = spawnSync(tsx, [join(root, "examples/deploy/mnist-json.ts"), "300"], { encoding: "utf8", timeout: 60_000, maxBuffer: 64 << 20 });
+    expect(j.status, j.stderr).toBe(0);
+    writeFileSync(digits, j.stdout);
+    const out = join(dir, "torch", "model.safetensors");
+    const r = spawnSync("/usr/bin/python3", [join(root, "examples/deploy/continue_training.py"), join(dir, "mlp", "model.safetensors"), digits, out], { encoding: "utf8", timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("load_state_dict(strict=True) ok");
+    const e = await cli("eval", "--model", join(dir, "torch"), "--test-size", "50");
+    expect(e.code, e.err).toBe(0);
+    expect(e.out).toMatch(/test accuracy: [\d.]+%/);
   });
 });
