@@ -206,6 +206,21 @@ describe("onnx.loadModel", () => {
     expect(() => m.forward(Tensor.fromStorage(new Float32Array(3 * 12 * 12), [1, 3, 12, 12], "float32"))).toThrow(/input 'image' must have shape \[\?, 2, 12, 12\], got \[1, 3, 12, 12\]/);
   });
 
+  it("loads PyTorch's shape arithmetic (Shape, Gather, Unsqueeze, Concat, Reshape), MatMul, Slice, ReduceMean (test/fixtures/torch-shapes.onnx)", async () => {
+    const bytes = new Uint8Array(readFileSync(fixture("torch-shapes.onnx")));
+    const fx = JSON.parse(readFileSync(fixture("torch-shapes.json"), "utf8")) as { shape: number[]; input: number[]; output: number[]; ops: string[] };
+    expect(fx.ops).toEqual(expect.arrayContaining(["Shape", "Gather", "Unsqueeze", "Reshape", "MatMul", "Slice", "ReduceMean", "BatchNormalization"]));
+    const m = onnx.loadModel(bytes);
+    expect(m.namedBuffers().map(([k]) => k).sort()).toEqual(["bn.running_mean", "bn.running_var"]);
+    const x = Tensor.fromStorage(new Float32Array(fx.input), fx.shape, "float32");
+    const y = evalForward(m, x);
+    expect(maxDiff(y, fx.output)).toBeLessThan(1e-5);
+    expect(maxDiff((await runOrt(bytes, { x })).logp!, y)).toBeLessThan(1e-5);
+    // The computed shape follows the batch: two samples give the first two rows.
+    const two = Tensor.fromStorage(new Float32Array(fx.input.slice(0, 2 * 24)), [2, 2, 3, 4], "float32");
+    expect(maxDiff(evalForward(m, two), fx.output.slice(0, 8))).toBeLessThan(1e-5);
+  });
+
   it("gradients through an imported model pass a float64 gradient check, and fine-tuning lowers the loss", () => {
     manualSeed(2);
     const bytes = onnx.exportModel(mixed(), randn([4, 6]));
