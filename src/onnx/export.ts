@@ -250,7 +250,7 @@ class Writer {
   private value(g: GraphNode, consumer: GraphNode): string {
     const known = this.names.get(g);
     if (known !== undefined) return known;
-    if (g.kind === "op") this.fail(consumer, `its input from '${g.node!.op.name}' is internal to a composite op and was not written; this is a bug in the exporter, please report it.`);
+    if (g.kind === "op") this.fail(consumer, `the output of '${g.node!.op.name}' it reads is internal to a composite op and was not written; this is a bug in the exporter, please report it.`);
     const t = g.tensor;
     let name: string;
     const inputIndex = this.a.inputs.indexOf(t);
