@@ -9,8 +9,8 @@
  *   saved by PyTorch in F32, F64, F16 and BF16. Every key maps, strict loading gives torch's eval
  *   output, and a wrong shape / missing / misspelt key is an error naming the key (and both shapes).
  * - chainrule's bytes carry torch's names, shapes and float dtypes (F32, or F16/BF16 on request);
- *   num_batches_tracked is written as I32 (chainrule has no int64), which torch's
- *   load_state_dict copies into its int64 buffer.
+ *   num_batches_tracked is written as I64, as torch's state_dict holds it (chainrule keeps it as
+ *   int32 in memory), so a chainrule file has exactly the dtypes of torch's.
  * - Where /usr/bin/python3 imports torch (skipped only where it does not): the script's `check`
  *   loads chainrule's file with load_state_dict(strict=True) and agrees on the output, and the
  *   Python snippets of docs/io.md ("PyTorch and Hugging Face checkpoints") run as written.
@@ -267,16 +267,16 @@ describe("chainrule → PyTorch: chainrule's file has torch's names, layouts and
     return model.eval();
   };
 
-  it("stateDictToBytes: torch's names and shapes, F32 floats, num_batches_tracked as an I32 scalar; F16/BF16 on request", () => {
+  it("stateDictToBytes: torch's names, shapes and dtypes (F32 floats, num_batches_tracked an I64 scalar); F16/BF16 on request", () => {
     const h = header(stateDictToBytes(trained()));
     expect(Object.keys(h).sort()).toEqual(Object.keys(fixture.state_dict).sort());
     for (const [name, spec] of Object.entries(fixture.state_dict)) {
-      expect(h[name], name).toEqual({ dtype: spec.dtype === "I64" ? "I32" : spec.dtype, shape: spec.shape });
+      expect(h[name], name).toEqual({ dtype: spec.dtype, shape: spec.shape });
     }
     for (const floatDtype of ["F16", "BF16"] as const) {
       const hh = header(stateDictToBytes(trained(), { floatDtype }));
       expect(hh["features.0.weight"]).toEqual({ dtype: floatDtype, shape: [4, 2, 3, 3] });
-      expect(hh["proj.1.num_batches_tracked"]).toEqual({ dtype: "I32", shape: [] });
+      expect(hh["proj.1.num_batches_tracked"]).toEqual({ dtype: "I64", shape: [] });
     }
   });
 
@@ -303,6 +303,7 @@ describe("chainrule → PyTorch: chainrule's file has torch's names, layouts and
       expect(run.status, run.stderr).toBe(0);
       const got = JSON.parse(run.stdout) as { output: number[]; file_dtypes: Record<string, string>; model_dtypes: Record<string, string>; num_batches_tracked: Record<string, number> };
       expect(got.model_dtypes["features.1.num_batches_tracked"]).toBe("I64");
+      expect(got.file_dtypes["features.1.num_batches_tracked"]).toBe("I64");
       expect(got.model_dtypes["head.weight"]).toBe("F32");
       expect(got.file_dtypes["head.weight"]).toBe(floatDtype === "native" ? "F32" : "F16");
       expect(got.num_batches_tracked).toEqual({ "features.1.num_batches_tracked": 2, "proj.1.num_batches_tracked": 2 });

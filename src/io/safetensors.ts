@@ -110,6 +110,10 @@ export interface SerializeOptions {
 /** @internal A tensor as the bytes to write, its floats converted to `floatDtype`. */
 export function rawTensor(name: string, t: Tensor, floatDtype: NonNullable<SerializeOptions["floatDtype"]>, op: string): RawTensor {
   if (!["native", "F32", "F16", "BF16"].includes(floatDtype)) throw new ValueError(`${op}: floatDtype must be "native", "F32", "F16" or "BF16", got ${JSON.stringify(floatDtype)}.`);
+  // BatchNorm's counter is int64 in PyTorch's state_dict; written as I64, a file has its exact dtypes.
+  if (t.dtype === "int32" && (name === "num_batches_tracked" || name.endsWith(".num_batches_tracked"))) {
+    return { name, dtype: "I64", shape: t.shape, data: BigInt64Array.from(t.data as Int32Array, (v) => BigInt(v)) };
+  }
   if (floatDtype === "native" || (t.dtype !== "float32" && t.dtype !== "float64")) return { name, dtype: TO_SAFETENSORS[t.dtype], shape: t.shape, data: t.data };
   const f32 = t.dtype === "float32" ? (t.data as Float32Array) : Float32Array.from(t.data as Float64Array);
   if (floatDtype === "F32") return { name, dtype: "F32", shape: t.shape, data: f32 };
