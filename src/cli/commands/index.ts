@@ -10,6 +10,7 @@ import { gradcheckCommand } from "./gradcheck.js";
 import { explainCommand } from "./explain.js";
 import { graphCommand } from "./graph.js";
 import { exportCommand } from "./export.js";
+import { predictCommand } from "./predict.js";
 
 /** One subcommand: `register` adds it to the program (program.command(name)...action(...)). */
 export interface CliCommand {
@@ -23,4 +24,4 @@ export interface CliCommand {
   register(program: Command, io: CliIO): void;
 }
 
-export const commands: CliCommand[] = [trainCommand, evalCommand, gradcheckCommand, explainCommand, graphCommand, exportCommand];
+export const commands: CliCommand[] = [trainCommand, evalCommand, predictCommand, exportCommand, gradcheckCommand, explainCommand, graphCommand];
