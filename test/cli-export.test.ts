@@ -120,6 +120,7 @@ describe("docs/deploy.md's examples (examples/deploy)", () => {
   });
 
   const torch = spawnSync("/usr/bin/python3", ["-c", "import torch"]).status === 0;
+  if (!torch && process.env.CHAINRULE_REQUIRE_TORCH === "1") throw new Error("PyTorch interop tests: /usr/bin/python3 cannot import torch but CHAINRULE_REQUIRE_TORCH=1 (apt-get install -y python3-torch)");
   it.skipIf(!torch)("continue_training.py loads the weights into PyTorch strictly, trains, and chainrule evaluates the result", async () => {
     const digits = join(dir, "digits.json");
     const j = spawnSync(tsx, [join(root, "examples/deploy/mnist-json.ts"), "300"], { encoding: "utf8", timeout: 60_000, maxBuffer: 64 << 20 });

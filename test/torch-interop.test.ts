@@ -91,6 +91,7 @@ function header(bytes: Uint8Array): Record<string, { dtype: string; shape: numbe
 
 const PYTHON = "/usr/bin/python3";
 const hasTorch = spawnSync(PYTHON, ["-c", "import torch, numpy"], { encoding: "utf8" }).status === 0;
+if (!hasTorch && process.env.CHAINRULE_REQUIRE_TORCH === "1") throw new Error("PyTorch interop tests: /usr/bin/python3 cannot import torch but CHAINRULE_REQUIRE_TORCH=1 (apt-get install -y python3-torch)");
 
 describe("PyTorch → chainrule: torch's state_dict (safetensors) loads strictly into the same architecture", () => {
   it("every key maps: chainrule's state-dict names, shapes and kinds are torch's (BatchNorm buffers in snake_case)", () => {
