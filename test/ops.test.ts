@@ -1231,6 +1231,12 @@ function gradOf(f: (x: Tensor) => Tensor, x: Tensor): number[] {
 }
 
 describe("kinks (conventions shared with PyTorch, asserted exactly)", () => {
+  it("relu(−∞) = 0, relu(NaN) = NaN, relu(−0) = +0, in float32 and float64 (as torch.relu)", () => {
+    for (const dtype of ["float32", "float64"] as const) {
+      const out = Array.from(relu(tensor([-Infinity, NaN, -0, Infinity, -3], { dtype })).data);
+      expect(out.map((v) => (Object.is(v, -0) ? "-0" : v))).toEqual([0, NaN, 0, Infinity, 0]);
+    }
+  });
   it("relu'(0) = 0 (and 1 for x > 0, 0 for x < 0)", () => {
     expect(gradOf(relu, f64Leaf([-1, 0, 2]))).toEqual([0, 0, 1]);
   });
