@@ -22,6 +22,8 @@ export class ValueError extends ChainruleError {}
 export class AnomalyError extends ChainruleError {}
 /** A missing or malformed data file: names the file and what was expected (magic number, size, counts). */
 export class DataError extends ChainruleError {}
+/** A value asked for synchronously lives on a device (GPU) backend, or a device cannot do what was asked. */
+export class DeviceError extends ChainruleError {}
 
 /** Formats a shape the way messages print it: `[2, 3]`. */
 export function fmtShape(shape: readonly number[]): string {

@@ -41,7 +41,7 @@ export function defineOp<Args extends unknown[], Saved = unknown>(def: OpDef<Arg
       setGradEnabled(previous);
     }
     // An op must return a new tensor: one of its inputs would get this node as its gradFn.
-    if (inputs.includes(out)) out = Tensor.fromStorage(out.data, out.shape, out.dtype);
+    if (inputs.includes(out)) out = Tensor.fromStorage(out._buf, out.shape, out.dtype);
     const anomaly = isAnomalyEnabled();
     if (anomaly) checkForward(def.name, inputs, out);
     // Integer and bool outputs (argmax, masks, casts to int) carry no gradient.

@@ -47,14 +47,14 @@ export function runBackward(root: Tensor, gradient: Tensor, options: BackwardOpt
     const prev = leaf.grad;
     if (prev && !createGraph && ownGrads.has(prev) && prev.dtype === g.dtype && shapesEqual(prev.shape, g.shape)) {
       // Accumulated in place (as PyTorch does), so a gradient kept across steps is never reallocated.
-      const d = prev.data;
-      getBackend().binary("add", d, undefined, g.data, undefined, d, prev.shape);
+      const d = prev._buf;
+      getBackend().binary("add", d, undefined, g._buf, undefined, d, prev.shape);
       return;
     }
     // A fresh tensor on first delivery: the same gradient object may reach several leaves.
     const next = prev ? prev.add(g) : createGraph ? g : g.clone();
     if (!createGraph) ownGrads.add(next);
-    markPersistent(next.data);
+    markPersistent(next._buf);
     leaf.grad = next;
   };
 

@@ -17,7 +17,7 @@ export interface NumericalGradientOptions {
  */
 export function numericalGradient(f: (x: Tensor) => Tensor, x: Tensor, options: NumericalGradientOptions = {}): Tensor {
   const h = options.h ?? 1e-6;
-  const probe = Tensor.fromStorage(x.data.slice(), x.shape, x.dtype);
+  const probe = Tensor.fromStorage(x._buf.slice(), x.shape, x.dtype);
   const out = new Float64Array(x.size);
   const evaluate = (): number => {
     const y = noGrad(() => f(probe));
@@ -89,7 +89,7 @@ export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly T
 
   // Fresh copies, so the caller's tensors and their .grad are never touched.
   const leaves = inputs.map((t) => {
-    const copy = Tensor.fromStorage(t.data.slice(), t.shape, t.dtype);
+    const copy = Tensor.fromStorage(t._buf.slice(), t.shape, t.dtype);
     if (t.requiresGrad) copy.requiresGrad = true;
     return copy;
   });

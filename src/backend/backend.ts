@@ -1,6 +1,53 @@
 import type { DType, FloatStorage, Storage } from "../tensor/dtype.js";
 
 /**
+ * Storage that lives on a device (a GPU buffer) rather than in JavaScript memory. A tensor over
+ * it has no synchronous `data`: its elements are read with `await t.dataAsync()`. Only the
+ * backend that made it (`device`) can run kernels on it; it passes through the ops, typed as
+ * `Storage`, untouched. Freed like wasm blocks: by tidy()/dispose(), or the garbage collector.
+ */
+export abstract class DeviceStorage {
+  /** The backend whose memory holds it ("webgpu"). */
+  abstract readonly device: string;
+  abstract readonly dtype: DType;
+  /** Number of elements. */
+  abstract readonly length: number;
+  /** Bytes as the host dtype would take (what scopes and statistics count). */
+  get byteLength(): number {
+    return this.length * (this.dtype === "float64" ? 8 : this.dtype === "bool" ? 1 : 4);
+  }
+  /** A host copy of the elements (flushing the device's pending work first). */
+  abstract read(): Promise<Storage>;
+  /** Overwrites every element with host values (in order with the kernels queued so far). */
+  abstract write(src: ArrayLike<number>): void;
+  /** Sets every element to `value` (a kernel, in order). */
+  abstract fill(value: number): void;
+  /**
+   * The host values this storage was uploaded from, while no kernel has written it since (a
+   * creation function's data: labels, indices). Lets ops validate such inputs synchronously;
+   * never handed to users (writing into it would not reach the device).
+   */
+  mirror: Storage | undefined = undefined;
+}
+
+/** Whether storage lives on a device (typed as Storage where it passes through ops). */
+export function isDeviceStorage(s: unknown): s is DeviceStorage {
+  return s instanceof DeviceStorage;
+}
+
+/** Copies host values into storage, wherever it lives (a typed array's `set`). */
+export function writeStorage(dst: Storage, src: ArrayLike<number>): void {
+  if (isDeviceStorage(dst)) dst.write(src);
+  else dst.set(src);
+}
+
+/** Sets every element of storage, wherever it lives (a typed array's `fill`). */
+export function fillStorage(dst: Storage, value: number): void {
+  if (isDeviceStorage(dst)) dst.fill(value);
+  else dst.fill(value);
+}
+
+/**
  * Where a backend wants tensor storage to live (the wasm backend: in WebAssembly memory, so its
  * kernels read and write tensors in place). `allocate` returns undefined to leave it to an
  * ordinary JavaScript typed array.
@@ -13,6 +60,14 @@ export interface StorageAllocator {
   allocate(dtype: DType, n: number, zero: boolean, scoped: boolean): Storage | undefined;
   /** Frees storage this allocator made, now (scope(), dispose()); storage it did not make is ignored. */
   release(x: Storage): void;
+  /**
+   * A device allocator (webgpu): storage it makes is DeviceStorage, filled from host values
+   * with `upload`; `scopeEnd` runs when the outermost tidy()/tidyEach() scope closes (a step).
+   */
+  readonly device?: {
+    upload(src: Storage, dtype: DType): Storage;
+    scopeEnd(): void;
+  };
 }
 
 /** Elementwise maps of one operand. `p0`/`p1` carry parameters (leakyRelu's slope, elu's alpha, softplus' beta and threshold). */
@@ -90,6 +145,16 @@ export interface Window2d {
  */
 export interface Backend {
   readonly name: string;
+  /**
+   * A device backend (webgpu): its allocator hands out DeviceStorage, values come back only
+   * asynchronously, and `write` copies host values into its storage.
+   */
+  readonly device?: {
+    /** Copies host elements into device storage this backend made (same length and dtype). */
+    write(dst: Storage, src: ArrayLike<number>): void;
+    /** Ends and submits the pending command encoder (a step's kernels); no readback. */
+    flush(): void;
+  };
   /** Where tensors live while this backend is active; absent: plain typed arrays. */
   readonly allocator?: StorageAllocator;
   /** out[i] = f(x[i]). */

@@ -5,6 +5,7 @@ import { enableBrowserThreads } from "./wasm/threads-browser.js";
 import { loadWasmBackend, setWasmMemoryLimit, wasmMemoryStats } from "./wasm/backend.js";
 import type { WasmMemoryStats } from "./wasm/heap.js";
 import { setStorageAllocator } from "../tensor/storage.js";
+import type { WebGpuBackend, GpuMemoryStats } from "./webgpu/index.js";
 
 export type { Backend, BinaryOp, ReduceOp, UnaryOp, StorageAllocator } from "./backend.js";
 export { jsBackend } from "./js.js";
@@ -80,7 +81,10 @@ export function getBackend(): Backend {
 export function setBackend(name: string): void {
   const backend = registry.get(name);
   if (!backend) {
-    const why = name === "wasm" && wasmMissing ? ` The wasm backend is unavailable: ${wasmMissing}.` : "";
+    const why =
+      name === "wasm" && wasmMissing ? ` The wasm backend is unavailable: ${wasmMissing}.`
+      : name === "webgpu" ? " The webgpu backend is set up asynchronously: `await backendReady(\"webgpu\")` first (it rejects, saying why, where there is no GPU)."
+      : "";
     throw new ValueError(`setBackend: unknown backend "${name}"; registered backends: ${[...registry.keys()].join(", ")}.${why}`);
   }
   chosen = true;
@@ -103,12 +107,36 @@ export function listBackends(): string[] {
  * module this size (a browser's main thread may) does it arrive later, and ops run on "js"
  * until then.
  */
-export function backendReady(): Promise<void> {
+export function backendReady(name?: string): Promise<void> {
+  if (name === "webgpu") return webgpuReady();
+  if (name !== undefined && name !== "wasm" && name !== "js" && !registry.has(name)) {
+    return Promise.reject(new ValueError(`backendReady: unknown backend "${name}"; use "wasm", "js" or "webgpu".`));
+  }
   return ready;
 }
 
-/** What `memoryStats()` reports: the wasm backend's memory (all zeros where it never loaded). */
-export type MemoryStats = WasmMemoryStats;
+let webgpu: Promise<WebGpuBackend> | undefined;
+let webgpuBackend: WebGpuBackend | undefined;
+
+/**
+ * Opens the GPU (`navigator.gpu` in browsers; the optional `webgpu` package in Node) and
+ * registers the "webgpu" backend, so that `setBackend("webgpu")` can select it. Rejects with a
+ * DeviceError that says why where no adapter exists; the active backend is left as it was.
+ */
+function webgpuReady(): Promise<void> {
+  webgpu ??= import("./webgpu/index.js").then((m) => m.createWebGpuBackend()).then((b) => {
+    webgpuBackend = b;
+    registry.set(b.name, b);
+    return b;
+  });
+  const p = webgpu;
+  // A failed attempt may be retried (a later call tries again).
+  p.catch(() => { if (webgpu === p) webgpu = undefined; });
+  return p.then(() => undefined);
+}
+
+/** What `memoryStats()` reports: the wasm backend's memory (all zeros where it never loaded), and the GPU's once the webgpu backend is set up. */
+export type MemoryStats = WasmMemoryStats & { webgpu?: GpuMemoryStats };
 
 /**
  * Where tensor memory stands: the WebAssembly memory's size, the bytes in live blocks and in
@@ -116,7 +144,8 @@ export type MemoryStats = WasmMemoryStats;
  * collector). Like `torch.cuda.memory_stats()`, for watching a training loop stay flat.
  */
 export function memoryStats(): MemoryStats {
-  return wasmMemoryStats() ?? { resident: false, memoryBytes: 0, allocatedBytes: 0, pooledBytes: 0, liveBlocks: 0, limitBytes: 0, outsideTidyLimitBytes: 0, outsideTidyBytes: 0, fallbacks: 0, collected: 0, released: 0 };
+  const wasm: MemoryStats = wasmMemoryStats() ?? { resident: false, memoryBytes: 0, allocatedBytes: 0, pooledBytes: 0, liveBlocks: 0, limitBytes: 0, outsideTidyLimitBytes: 0, outsideTidyBytes: 0, fallbacks: 0, collected: 0, released: 0 };
+  return webgpuBackend ? { ...wasm, webgpu: { ...webgpuBackend.rt.stats } } : wasm;
 }
 
 /**

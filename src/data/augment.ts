@@ -6,7 +6,7 @@
  * (seed, epoch, batch), so resumed runs see the same augmented data.
  */
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
-import { allocate } from "../tensor/dtype.js";
+import { allocateHost } from "../tensor/dtype.js";
 import { defaultGenerator, type Generator } from "../tensor/random.js";
 import { Tensor, assertTensor } from "../tensor/tensor.js";
 
@@ -33,8 +33,8 @@ export function randomCrop(x: Tensor, size: number | readonly [number, number], 
     throw new ValueError(`${fn}: size must be positive integers no larger than the padded image (${h + 2 * pad} × ${w + 2 * pad}), got ${JSON.stringify(size)}.`);
   }
   const g = options.generator ?? defaultGenerator;
-  const src = x.data;
-  const out = allocate(x.dtype, n * c * oh * ow);
+  const src = x._checkable(fn, "x");
+  const out = allocateHost(x.dtype, n * c * oh * ow);
   for (let i = 0; i < n; i++) {
     const top = g.randint(0, h + 2 * pad - oh + 1) - pad;
     const left = g.randint(0, w + 2 * pad - ow + 1) - pad;
@@ -65,8 +65,8 @@ export function randomHorizontalFlip(x: Tensor, options: { p?: number; generator
   const p = options.p ?? 0.5;
   if (typeof p !== "number" || !(p >= 0 && p <= 1)) throw new ValueError(`${fn}: p is the probability of flipping and must be in [0, 1], got ${String(options.p)}.`);
   const g = options.generator ?? defaultGenerator;
-  const src = x.data;
-  const out = allocate(x.dtype, x.size);
+  const src = x._checkable(fn, "x");
+  const out = allocateHost(x.dtype, x.size);
   out.set(src);
   for (let i = 0; i < n; i++) {
     if (!(g.random() < p)) continue;

@@ -3,10 +3,10 @@
  * (inputs and targets) sharing their first axis.
  */
 import { DTypeError, IndexError, ShapeError, ValueError, fmtShape } from "../errors.js";
-import { allocate } from "../tensor/dtype.js";
+import { allocateHost } from "../tensor/dtype.js";
 import { sizeOf } from "../tensor/shape.js";
 import { Tensor, assertTensor } from "../tensor/tensor.js";
-import { indexSelect } from "../ops/shape-ops.js";
+import { indexSelect, reshape } from "../ops/shape-ops.js";
 import { checkOptions, describeValue } from "./util.js";
 
 /** A dataset: `length` samples, read one at a time with `get(i)` (0 ≤ i < length). */
@@ -90,15 +90,22 @@ export class TensorDataset implements Dataset<[Tensor, Tensor]> {
 
 function row(t: Tensor, i: number): Tensor {
   const size = sizeOf(t.shape.slice(1));
-  return Tensor.fromStorage(t.data.slice(i * size, (i + 1) * size), t.shape.slice(1), t.dtype);
+  const host = t._hostValues();
+  if (host === null) return reshape(indexSelect(t, 0, [i]), t.shape.slice(1));
+  return Tensor.fromStorage(host.slice(i * size, (i + 1) * size), t.shape.slice(1), t.dtype);
 }
 
+/**
+ * Rows `index` of t, copied on the host where its values are there (a dataset made from
+ * JavaScript data; labels on the webgpu backend keep their host values), else by the backend's
+ * gather kernel (a dataset whose tensors live on the GPU).
+ */
 function gatherRows(t: Tensor, index: Tensor): Tensor {
-  if (t.requiresGrad) return indexSelect(t, 0, index);
+  const src = t._hostValues();
+  if (t.requiresGrad || src === null) return indexSelect(t, 0, index);
   const idx = index.data as Int32Array;
   const size = sizeOf(t.shape.slice(1));
-  const out = allocate(t.dtype, idx.length * size);
-  const src = t.data;
+  const out = allocateHost(t.dtype, idx.length * size);
   if (size === 1) for (let j = 0; j < idx.length; j++) out[j] = src[idx[j]!]!;
   else for (let j = 0; j < idx.length; j++) out.set(src.subarray(idx[j]! * size, (idx[j]! + 1) * size), j * size);
   return Tensor.fromStorage(out, [idx.length, ...t.shape.slice(1)], t.dtype);
@@ -138,7 +145,7 @@ function stackRows(samples: readonly (readonly [Tensor, Tensor])[], k: 0 | 1): T
   const first = samples[0]![k];
   assertTensor("collate", `samples[0][${k}]`, first);
   const size = first.size;
-  const out = allocate(first.dtype, size * samples.length);
+  const out = allocateHost(first.dtype, size * samples.length);
   samples.forEach((s, i) => {
     const t = s[k];
     assertTensor("collate", `samples[${i}][${k}]`, t);
@@ -146,7 +153,7 @@ function stackRows(samples: readonly (readonly [Tensor, Tensor])[], k: 0 | 1): T
     if (t.ndim !== first.ndim || t.shape.some((d, j) => d !== first.shape[j])) {
       throw new ShapeError(`collate: sample ${i}'s ${what} has shape ${fmtShape(t.shape)} but sample 0's has ${fmtShape(first.shape)}; every sample needs the same shape.`);
     }
-    out.set(t.data, i * size);
+    out.set(t._checkable("collate", `samples[${i}][${k}]`), i * size);
   });
   return Tensor.fromStorage(out, [samples.length, ...first.shape], first.dtype);
 }

@@ -1,3 +1,4 @@
+import { fillStorage, isDeviceStorage } from "../backend/backend.js";
 import { ValueError, fmtShape } from "../errors.js";
 import { defaultGenerator, type Generator } from "../tensor/random.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -39,7 +40,14 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
 }
 
 function fill(t: Tensor, draw: () => number): Tensor {
-  const d = t.data;
+  const d = t._buf;
+  if (isDeviceStorage(d)) {
+    // Drawn on the host (the same numbers as on every backend for a seed), then uploaded.
+    const host = new Float32Array(d.length);
+    for (let i = 0; i < host.length; i++) host[i] = draw();
+    d.write(host);
+    return t;
+  }
   for (let i = 0; i < d.length; i++) d[i] = draw();
   return t;
 }
@@ -59,7 +67,7 @@ export function normal(t: Tensor, std = 1, options: InitOptions & { mean?: numbe
 
 /** Every element = value. */
 export function constant(t: Tensor, value: number): Tensor {
-  t.data.fill(value);
+  fillStorage(t._buf, value);
   return t;
 }
 

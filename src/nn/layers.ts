@@ -232,7 +232,7 @@ export class Embedding extends Module {
       throw new DTypeError(`${this.describe()}: indices must be int32, got ${indices.dtype}. Create them with { dtype: "int32" }.`);
     }
     const flat = reshape(indices, [indices.size]);
-    const data = flat.data;
+    const data = flat._checkable(this.describe(), "indices");
     for (let i = 0; i < data.length; i++) {
       if (data[i]! < 0 || data[i]! >= this.numEmbeddings) {
         throw new ShapeError(`${this.describe()}: index ${data[i]} at flat position ${i} is outside the table of ${this.numEmbeddings} embeddings.`);

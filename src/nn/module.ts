@@ -1,3 +1,4 @@
+import { writeStorage } from "../backend/backend.js";
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
 import { isFloat, type DType } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -79,7 +80,7 @@ export abstract class Module {
    * "running_mean", so files load into the same torch.nn model).
    */
   registerBuffer(name: string, tensor: Tensor, stateName: string = name): void {
-    markPersistent(tensor.data);
+    markPersistent(tensor._buf);
     (this as unknown as Record<string, unknown>)[name] = tensor;
     (this._bufferNames ??= new Map()).set(name, stateName);
   }
@@ -267,7 +268,10 @@ export abstract class Module {
           `Check that it comes from the same architecture${strict ? ", or pass { strict: false } to load only the matching names" : ""}.`,
       );
     }
-    for (const [target, source] of sources) target.data.set(source.dtype === target.dtype ? source.data : source.to(target.dtype).data);
+    for (const [target, source] of sources) {
+      const values = source.dtype === target.dtype ? source : source.to(target.dtype);
+      writeStorage(target._buf, values._hostValues() ?? values.data);
+    }
     return { missingKeys: strict ? [] : missingKeys, unexpectedKeys: strict ? [] : unexpectedKeys };
   }
 

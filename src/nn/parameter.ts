@@ -14,8 +14,8 @@ export class Parameter extends Tensor {
     if (!isFloat(data.dtype)) {
       throw new ValueError(`Parameter: parameters must be float32 or float64, got ${data.dtype}; register integer state with registerBuffer().`);
     }
-    super(data.data, data.shape, data.dtype);
-    markPersistent(data.data);
+    super(data._buf, data.shape, data.dtype);
+    markPersistent(data._buf);
     this.requiresGrad = requiresGrad;
     this.label = data.label;
   }

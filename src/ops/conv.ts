@@ -1,3 +1,4 @@
+import { deviceActive } from "../tensor/storage.js";
 import { getBackend } from "../backend/index.js";
 import type { Window2d } from "../backend/backend.js";
 import type { InputGrads } from "../autograd/node.js";
@@ -132,7 +133,7 @@ function channelsFirst(gradOut: Tensor, s: ConvSpec): FloatStorage {
   const { n, o } = s;
   const l = s.g.outH * s.g.outW;
   const out = scratch(gradOut.dtype, o * n * l);
-  getBackend().copyStrided(gradOut.data, 0, [l, o * l, 1], [o, n, l], out);
+  getBackend().copyStrided(gradOut._buf, 0, [l, o * l, 1], [o, n, l], out);
   return out;
 }
 
@@ -153,17 +154,17 @@ function convForward(x: Tensor, w: Tensor, bias: Tensor | null, s: ConvSpec): Te
   const { ck, og, l } = groupSizes(s);
   const be = getBackend();
   const dtype = x.dtype;
-  const xd = x.data as FloatStorage;
+  const xd = x._buf as FloatStorage;
   const shape = [n, o, g.outH, g.outW];
   if (groups === 1 && directConv(be, dtype)) {
     const out = allocateUninit(dtype, n * o * l) as FloatStorage;
-    be.conv2d(xd, w.data as FloatStorage, bias === null ? null : (bias.data as FloatStorage), n, o, g, out);
+    be.conv2d(xd, w._buf as FloatStorage, bias === null ? null : (bias._buf as FloatStorage), n, o, g, out);
     return Tensor.fromStorage(out, shape, dtype);
   }
   const nl = n * l;
   const cols = batchCols(xd, s, dtype);
   const perChannel = scratch(dtype, o * nl);
-  for (let k = 0; k < groups; k++) be.matmul(w.data, k * og * ck, cols, k * ck * nl, perChannel, k * og * nl, og, ck, nl, false, false);
+  for (let k = 0; k < groups; k++) be.matmul(w._buf, k * og * ck, cols, k * ck * nl, perChannel, k * og * nl, og, ck, nl, false, false);
   release(cols);
   const out = allocateUninit(dtype, n * o * l) as FloatStorage;
   be.copyStrided(perChannel, 0, [l, nl, 1], [n, o, l], out);
@@ -173,7 +174,7 @@ function convForward(x: Tensor, w: Tensor, bias: Tensor | null, s: ConvSpec): Te
   // [n·o, l] + [n·o, 1] broadcast: rows × columns, which every backend runs fast. (Into a new
   // array: the binary kernels are not meant to run in place.)
   const perRow = scratch(dtype, n * o);
-  be.copyStrided(bias.data, 0, [0, 1], [n, o], perRow);
+  be.copyStrided(bias._buf, 0, [0, 1], [n, o], perRow);
   const biased = allocateUninit(dtype, n * o * l);
   be.binary("add", out, undefined, perRow, [1, 0], biased, [n * o, l]);
   release(perRow);
@@ -197,25 +198,30 @@ function convInputGrad(gradOut: Tensor, w: Tensor, s: ConvSpec): Tensor {
   if (groups === 1 && directConv(be, dtype) && g.strideH === 1 && g.strideW === 1 && padH >= 0 && padW >= 0) {
     const { c, kh, kw } = g;
     const taps = kh * kw;
-    const wd = w.data;
     const flipped = scratch(dtype, c * o * taps);
-    for (let oc = 0; oc < o; oc++) {
-      for (let ch = 0; ch < c; ch++) {
-        const from = (oc * c + ch) * taps;
-        const to = (ch * o + oc) * taps + taps - 1;
-        for (let t = 0; t < taps; t++) flipped[to - t] = wd[from + t]!;
+    if (deviceActive()) {
+      // The same flip as one strided copy (negative strides), on the device.
+      be.copyStrided(w._buf, taps - 1, [taps, c * taps, -kw, -1], [c, o, kh, kw], flipped);
+    } else {
+      const wd = w.data;
+      for (let oc = 0; oc < o; oc++) {
+        for (let ch = 0; ch < c; ch++) {
+          const from = (oc * c + ch) * taps;
+          const to = (ch * o + oc) * taps + taps - 1;
+          for (let t = 0; t < taps; t++) flipped[to - t] = wd[from + t]!;
+        }
       }
     }
     const back: Window2d = { ...g, c: o, h: g.outH, w: g.outW, padH, padW, outH: g.h, outW: g.w };
     const dx = allocateUninit(dtype, n * image) as FloatStorage;
-    be.conv2d(gradOut.data as FloatStorage, flipped, null, n, c, back, dx);
+    be.conv2d(gradOut._buf as FloatStorage, flipped, null, n, c, back, dx);
     release(flipped);
     return Tensor.fromStorage(dx, [n, g.c, g.h, g.w], dtype);
   }
   const nl = n * l;
   const dy = channelsFirst(gradOut, s);
   const cols = scratch(dtype, g.c * g.kh * g.kw * nl);
-  for (let k = 0; k < groups; k++) be.matmul(w.data, k * og * ck, dy, k * og * nl, cols, k * ck * nl, ck, og, nl, true, false);
+  for (let k = 0; k < groups; k++) be.matmul(w._buf, k * og * ck, dy, k * og * nl, cols, k * ck * nl, ck, og, nl, true, false);
   release(dy);
   // col2im adds into zeros.
   const dx = allocate(dtype, n * image) as FloatStorage;
@@ -237,7 +243,7 @@ function convWeightGrad(x: Tensor, gradOut: Tensor, s: ConvSpec): Tensor {
   const dtype = x.dtype;
   const nl = n * l;
   const dy = channelsFirst(gradOut, s);
-  const cols = batchCols(x.data as FloatStorage, s, dtype);
+  const cols = batchCols(x._buf as FloatStorage, s, dtype);
   const dw = allocateUninit(dtype, o * ck) as FloatStorage;
   const transposed = ck > og;
   const block = transposed ? scratch(dtype, ck * og) : null;
@@ -387,7 +393,7 @@ const maxPool2dOp = defineOp<[Tensor, PoolSpec], [Tensor, PoolSpec]>({
     const m = g.outH * g.outW;
     const out = allocateUninit(x.dtype, g.c * m) as FloatStorage;
     const indices = allocateUninit("int32", g.c * m) as Int32Array;
-    getBackend().maxPool2d(x.data as FloatStorage, g, out, indices);
+    getBackend().maxPool2d(x._buf as FloatStorage, g, out, indices);
     ctx.save([Tensor.fromStorage(indices, [g.c, m], "int32"), s]);
     return Tensor.fromStorage(out, s.outShape, x.dtype);
   },
@@ -405,7 +411,7 @@ const maxPool2dBackwardOp = defineOp<[Tensor, Tensor, PoolSpec], [Tensor, PoolSp
   forward(ctx, gradOut, indices, s) {
     const { g } = s;
     const dx = allocate(gradOut.dtype, g.c * g.h * g.w);
-    getBackend().scatterAdd(gradOut.data, indices.data as Int32Array, g.c, g.h * g.w, g.outH * g.outW, 1, dx, false);
+    getBackend().scatterAdd(gradOut._buf, indices._buf as Int32Array, g.c, g.h * g.w, g.outH * g.outW, 1, dx, false);
     ctx.save([indices, s]);
     return Tensor.fromStorage(dx, s.inShape, gradOut.dtype);
   },
@@ -421,7 +427,7 @@ const avgPool2dOp = defineOp<[Tensor, PoolSpec], PoolSpec>({
   name: "avgPool2d",
   forward(ctx, x, s) {
     const out = allocateUninit(x.dtype, s.g.c * s.g.outH * s.g.outW) as FloatStorage;
-    getBackend().avgPool2d(x.data as FloatStorage, s.g, out, s.countIncludePad);
+    getBackend().avgPool2d(x._buf as FloatStorage, s.g, out, s.countIncludePad);
     ctx.save(s);
     return Tensor.fromStorage(out, s.outShape, x.dtype);
   },
@@ -436,7 +442,7 @@ const avgPool2dBackwardOp = defineOp<[Tensor, PoolSpec], PoolSpec>({
   name: "avgPool2dBackward",
   forward(ctx, gradOut, s) {
     const dx = allocate(gradOut.dtype, s.g.c * s.g.h * s.g.w) as FloatStorage;
-    getBackend().avgPool2dBackward(gradOut.data as FloatStorage, s.g, dx, s.countIncludePad);
+    getBackend().avgPool2dBackward(gradOut._buf as FloatStorage, s.g, dx, s.countIncludePad);
     ctx.save(s);
     return Tensor.fromStorage(dx, s.inShape, gradOut.dtype);
   },

@@ -170,7 +170,7 @@ const whereOp = defineOp<[Tensor, Tensor, Tensor], Tensor>({
     ctx.save(cond);
     const shape = broadcastShapes("where", broadcastShapes("where", cond.shape, a.shape), b.shape);
     const out = allocate(a.dtype, sizeOf(shape));
-    getBackend().where(cond.data, broadcastStrides(cond.shape, shape), a.data, broadcastStrides(a.shape, shape), b.data, broadcastStrides(b.shape, shape), out, shape);
+    getBackend().where(cond._buf, broadcastStrides(cond.shape, shape), a._buf, broadcastStrides(a.shape, shape), b._buf, broadcastStrides(b.shape, shape), out, shape);
     return Tensor.fromStorage(out, shape, a.dtype);
   },
   // Routes like the max gate: each element's gradient goes to the branch that was chosen.

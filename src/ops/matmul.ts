@@ -50,7 +50,7 @@ const matmulOp = defineOp<[Tensor, Tensor, boolean, boolean], Saved>({
         oa += index[d]! * strideA[d]!;
         ob += index[d]! * strideB[d]!;
       }
-      backend.matmul(a.data, oa * m * k, b.data, ob * k * n, out, t * m * n, m, k, n, transA, transB);
+      backend.matmul(a._buf, oa * m * k, b._buf, ob * k * n, out, t * m * n, m, k, n, transA, transB);
       for (let d = batch.length - 1; d >= 0; d--) {
         if (++index[d]! < batch[d]!) break;
         index[d] = 0;

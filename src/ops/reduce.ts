@@ -37,7 +37,7 @@ function outShape(shape: readonly number[], axes: readonly number[], keepDim: bo
  * call, other runs are reduced in turn from the last one.
  */
 function reduceKernel(op: ReduceOp, x: Tensor, axes: readonly number[], dtype: DType): Tensor {
-  let data = x.data;
+  let data = x._buf;
   let shape = [...x.shape];
   const runs: [number, number][] = [];
   for (const a of axes) {
@@ -69,7 +69,7 @@ const sumOp = defineOp<[Tensor, readonly number[], boolean], [readonly number[],
     const dtype: DType = isFloat(x.dtype) ? x.dtype : "int32";
     const kept = reduceKernel("sum", x, axes, dtype);
     ctx.save([x.shape, kept.shape]);
-    return keepDim ? kept : Tensor.fromStorage(kept.data, outShape(x.shape, axes, false), dtype);
+    return keepDim ? kept : Tensor.fromStorage(kept._buf, outShape(x.shape, axes, false), dtype);
   },
   // Every element contributed with local gradient 1: the upstream gradient is copied back.
   backward(ctx, gradOut) {
@@ -100,7 +100,7 @@ function extremumOp(name: "max" | "min") {
       if (x.size === 0) throw new IndexError(`${name}: cannot reduce an empty tensor (shape [${x.shape.join(", ")}]); there is no ${name === "max" ? "maximum" : "minimum"}.`);
       const kept = reduceKernel(name, x, axes, x.dtype);
       ctx.save([x, kept, kept.shape]);
-      return keepDim ? kept : Tensor.fromStorage(kept.data, outShape(x.shape, axes, false), x.dtype);
+      return keepDim ? kept : Tensor.fromStorage(kept._buf, outShape(x.shape, axes, false), x.dtype);
     },
     // Routes the gradient to the element that was chosen; tied elements share it evenly
     // (like torch.amax), so the result does not depend on scan order.
@@ -131,12 +131,12 @@ function argReduce(name: "argmax" | "argmin", x: Tensor, options: AxisOptions): 
   assertTensor(name, "x", x);
   if (x.size === 0) throw new IndexError(`${name}: cannot reduce an empty tensor (shape [${x.shape.join(", ")}]).`);
   if (options.axis === undefined) {
-    const flat = reduceKernel(name, Tensor.fromStorage(x.data, [x.size], x.dtype), [0], "int32");
-    return options.keepDim ? Tensor.fromStorage(flat.data, x.shape.map(() => 1), "int32") : Tensor.fromStorage(flat.data, [], "int32");
+    const flat = reduceKernel(name, Tensor.fromStorage(x._buf, [x.size], x.dtype), [0], "int32");
+    return options.keepDim ? Tensor.fromStorage(flat._buf, x.shape.map(() => 1), "int32") : Tensor.fromStorage(flat._buf, [], "int32");
   }
   const axis = normalizeAxis(name, options.axis, x.ndim);
   const kept = reduceKernel(name, x, [axis], "int32");
-  return Tensor.fromStorage(kept.data, outShape(x.shape, [axis], options.keepDim ?? false), "int32");
+  return Tensor.fromStorage(kept._buf, outShape(x.shape, [axis], options.keepDim ?? false), "int32");
 }
 /** Index (int32) of the largest element along `axis`, or in the flattened tensor; the first one on ties. */
 export function argmax(x: Tensor, options: AxisOptions = {}): Tensor {

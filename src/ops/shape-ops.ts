@@ -3,6 +3,7 @@ import type { InputGrads } from "../autograd/node.js";
 import { defineOp } from "../autograd/define-op.js";
 import { DTypeError, IndexError, ShapeError, ValueError, fmtShape } from "../errors.js";
 import { allocate, allocateUninit, isFloat, type DType } from "../tensor/dtype.js";
+import { deviceActive } from "../tensor/storage.js";
 import { normalizeAxes, normalizeAxis, resolveShape, sizeOf, stridesOf, assertValidShape } from "../tensor/shape.js";
 import { Tensor, assertTensor } from "../tensor/tensor.js";
 import { sumToShape } from "../autograd/sum-to-shape.js";
@@ -13,7 +14,7 @@ const reshapeOp = defineOp<[Tensor, readonly number[]], readonly number[]>({
   name: "reshape",
   forward(ctx, x, shape) {
     ctx.save(x.shape);
-    return Tensor.fromStorage(x.data, shape, x.dtype);
+    return Tensor.fromStorage(x._buf, shape, x.dtype);
   },
   backward: (ctx, gradOut): InputGrads => [reshape(gradOut, ctx.saved)],
   describe: (_x, shape) => ({ shape }),
@@ -61,7 +62,7 @@ const permuteOp = defineOp<[Tensor, readonly number[]], readonly number[]>({
     const strides = stridesOf(x.shape);
     const shape = dims.map((d) => x.shape[d]!);
     const out = allocate(x.dtype, x.size);
-    getBackend().copyStrided(x.data, 0, dims.map((d) => strides[d]!), shape, out);
+    getBackend().copyStrided(x._buf, 0, dims.map((d) => strides[d]!), shape, out);
     return Tensor.fromStorage(out, shape, x.dtype);
   },
   backward(ctx, gradOut) {
@@ -103,7 +104,7 @@ const expandOp = defineOp<[Tensor, readonly number[]], readonly number[]>({
     const lead = shape.length - x.ndim;
     const strides = shape.map((_, i) => (i < lead || x.shape[i - lead] === 1 ? 0 : own[i - lead]!));
     const out = allocate(x.dtype, sizeOf(shape));
-    getBackend().copyStrided(x.data, 0, strides, shape, out);
+    getBackend().copyStrided(x._buf, 0, strides, shape, out);
     return Tensor.fromStorage(out, shape, x.dtype);
   },
   // A broadcast copies a value to many places: their gradients sum back (the copy gate).
@@ -150,7 +151,7 @@ const sliceBoxOp = defineOp<[Tensor, Box], [readonly number[], Box]>({
     ctx.save([x.shape, box]);
     const { offset, strides } = boxView(x.shape, box);
     const out = allocate(x.dtype, sizeOf(box.lens));
-    getBackend().copyStrided(x.data, offset, strides, box.lens, out);
+    getBackend().copyStrided(x._buf, offset, strides, box.lens, out);
     return Tensor.fromStorage(out, box.lens, x.dtype);
   },
   // The gradient lands where the slice was read from; zero elsewhere.
@@ -165,7 +166,7 @@ const padBoxOp = defineOp<[Tensor, readonly number[], Box, number], Box>({
     const out = allocate(x.dtype, sizeOf(shape));
     if (value !== 0) out.fill(value);
     const { offset, strides } = boxView(shape, box);
-    getBackend().scatterStrided(x.data, out, offset, strides, box.lens, false);
+    getBackend().scatterStrided(x._buf, out, offset, strides, box.lens, false);
     return Tensor.fromStorage(out, shape, x.dtype);
   },
   backward: (ctx, gradOut): InputGrads => [sliceBoxOp(gradOut, ctx.saved)],
@@ -256,7 +257,7 @@ const concatOp = defineOp<[readonly Tensor[], number], [number, number[]]>({
     const strides = stridesOf(shape);
     let start = 0;
     for (const t of tensors) {
-      getBackend().scatterStrided(t.data, out, start * strides[axis]!, strides, t.shape, false);
+      getBackend().scatterStrided(t._buf, out, start * strides[axis]!, strides, t.shape, false);
       start += t.shape[axis]!;
     }
     return Tensor.fromStorage(out, shape, first.dtype);
@@ -312,7 +313,8 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
 
 function checkIndex(op: string, index: Tensor, bound: number, axis: number, shape: readonly number[]): Int32Array {
   if (index.dtype !== "int32") throw new DTypeError(`${op}: the index must be an int32 tensor, got ${index.dtype}. Create it with { dtype: "int32" } or cast with .to("int32").`);
-  const data = index.data as Int32Array;
+  index._checkable(op, "index");
+  const data = index._hostValues() as Int32Array;
   for (let i = 0; i < data.length; i++) {
     const k = data[i]!;
     if (k < 0 || k >= bound) throw new IndexError(`${op}: index ${k} (at flat position ${i}) is out of range for axis ${axis} of size ${bound} (shape ${fmtShape(shape)}); valid indices are 0…${bound - 1}.`);
@@ -330,7 +332,7 @@ const gatherOp = defineOp<[Tensor, number, Tensor], [Tensor, number, readonly nu
     ctx.save([index, axis, x.shape]);
     const [outer, inner] = axisView(x.shape, axis);
     const out = allocate(x.dtype, index.size);
-    getBackend().gather(x.data, index.data as Int32Array, outer, x.shape[axis]!, index.shape[axis]!, inner, out, false);
+    getBackend().gather(x._buf, index._buf as Int32Array, outer, x.shape[axis]!, index.shape[axis]!, inner, out, false);
     return Tensor.fromStorage(out, index.shape, x.dtype);
   },
   // Gradients go back to the positions that were read; repeated indices accumulate.
@@ -344,7 +346,7 @@ const scatterAddOp = defineOp<[Tensor, number, Tensor, readonly number[]], [Tens
     ctx.save([index, axis]);
     const [outer, inner] = axisView(shape, axis);
     const out = allocate(src.dtype, sizeOf(shape));
-    getBackend().scatterAdd(src.data, index.data as Int32Array, outer, shape[axis]!, index.shape[axis]!, inner, out, false);
+    getBackend().scatterAdd(src._buf, index._buf as Int32Array, outer, shape[axis]!, index.shape[axis]!, inner, out, false);
     return Tensor.fromStorage(out, shape, src.dtype);
   },
   backward: (ctx, gradOut): InputGrads => [gatherOp(gradOut, ctx.saved[1], ctx.saved[0]), null],
@@ -373,7 +375,7 @@ const indexSelectOp = defineOp<[Tensor, number, Tensor], [Tensor, number, readon
     const [outer, inner] = axisView(x.shape, axis);
     const shape = x.shape.map((d, i) => (i === axis ? index.size : d));
     const out = allocate(x.dtype, sizeOf(shape));
-    getBackend().gather(x.data, index.data as Int32Array, outer, x.shape[axis]!, index.size, inner, out, true);
+    getBackend().gather(x._buf, index._buf as Int32Array, outer, x.shape[axis]!, index.size, inner, out, true);
     return Tensor.fromStorage(out, shape, x.dtype);
   },
   backward: (ctx, gradOut): InputGrads => [indexAddOp(gradOut, ctx.saved[1], ctx.saved[0], ctx.saved[2])],
@@ -386,7 +388,7 @@ const indexAddOp = defineOp<[Tensor, number, Tensor, readonly number[]], [Tensor
     ctx.save([index, axis]);
     const [outer, inner] = axisView(shape, axis);
     const out = allocate(src.dtype, sizeOf(shape));
-    getBackend().scatterAdd(src.data, index.data as Int32Array, outer, shape[axis]!, index.size, inner, out, true);
+    getBackend().scatterAdd(src._buf, index._buf as Int32Array, outer, shape[axis]!, index.size, inner, out, true);
     return Tensor.fromStorage(out, shape, src.dtype);
   },
   backward: (ctx, gradOut): InputGrads => [indexSelectOp(gradOut, ctx.saved[1], ctx.saved[0]), null],
@@ -413,7 +415,7 @@ const castOp = defineOp<[Tensor, DType], DType>({
   forward(ctx, x, dtype) {
     ctx.save(x.dtype);
     const out = allocate(dtype, x.size);
-    getBackend().cast(x.data, out);
+    getBackend().cast(x._buf, out);
     return Tensor.fromStorage(out, x.shape, dtype);
   },
   backward: (ctx, gradOut): InputGrads => [gradOut.to(ctx.saved)],
@@ -433,7 +435,8 @@ const cloneOp = defineOp({
   forward(_ctx, x: Tensor) {
     // allocate, not data.slice(): the copy lives where the backend keeps tensors (wasm memory).
     const out = allocateUninit(x.dtype, x.size);
-    out.set(x.data);
+    if (deviceActive()) getBackend().copyStrided(x._buf, 0, [1], [x.size], out);
+    else out.set(x.data);
     return Tensor.fromStorage(out, x.shape, x.dtype);
   },
   backward: (_ctx, gradOut) => [gradOut],

@@ -13,7 +13,7 @@ function lastAxis(op: "softmax" | "logSoftmax", x: Tensor): Tensor {
   const cols = x.shape[x.ndim - 1]!;
   const rows = cols === 0 ? 0 : x.size / cols;
   const out = allocateOutput(x.dtype, x.size, false);
-  getBackend().softmax(op, x.data, rows, cols, out);
+  getBackend().softmax(op, x._buf, rows, cols, out);
   return Tensor.fromStorage(out, x.shape, x.dtype);
 }
 

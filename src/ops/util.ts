@@ -1,6 +1,7 @@
 import { getBackend, type BinaryOp, type UnaryOp } from "../backend/index.js";
 import { DTypeError } from "../errors.js";
-import { allocate, allocateUninit, isFloat, promoteTypes, type DType, type Storage } from "../tensor/dtype.js";
+import { deviceActive } from "../tensor/storage.js";
+import { allocate, allocateHost, allocateUninit, isFloat, promoteTypes, type DType, type Storage } from "../tensor/dtype.js";
 import { broadcastShapes, broadcastStrides, shapesEqual, sizeOf } from "../tensor/shape.js";
 import { Tensor, assertTensor, type TensorLike } from "../tensor/tensor.js";
 
@@ -14,7 +15,8 @@ export function scalarTensor(value: number, dtype: DType): Tensor {
   const cache = constants[dtype];
   let t = cache.get(value);
   if (t === undefined || Object.is(value, -0)) {
-    const data = allocate(dtype, 1);
+    // A host array on every backend: the webgpu kernels take a one-element host operand as a parameter.
+    const data = deviceActive() ? allocateHost(dtype, 1) : allocate(dtype, 1);
     data[0] = value;
     t = Tensor.fromStorage(data, [], dtype);
     if (cache.size >= 4096) cache.clear();
@@ -66,7 +68,7 @@ let slabUsed = 0;
  */
 export function allocateOutput(dtype: DType, n: number, zero = true): Storage {
   const bytes = dtype === "float64" ? 8 * n : dtype === "bool" ? n : 4 * n;
-  if (bytes > SMALL_BYTES || n === 0) return zero ? allocate(dtype, n) : allocateUninit(dtype, n);
+  if (bytes > SMALL_BYTES || n === 0 || deviceActive()) return zero ? allocate(dtype, n) : allocateUninit(dtype, n);
   if (slabUsed + bytes > SLAB_BYTES) {
     slab = new ArrayBuffer(SLAB_BYTES);
     slabUsed = 0;
@@ -89,7 +91,7 @@ export function allocateOutput(dtype: DType, n: number, zero = true): Storage {
 export function mapUnary(x: Tensor, op: UnaryOp, dtype: DType = x.dtype, p0?: number, p1?: number): Tensor {
   const src = x.dtype === dtype || !isFloat(dtype) ? x : x.to(dtype);
   const out = allocateOutput(dtype, x.size, false);
-  getBackend().unary(op, src.data, out, p0, p1);
+  getBackend().unary(op, src._buf, out, p0, p1);
   return Tensor.fromStorage(out, x.shape, dtype);
 }
 
@@ -111,9 +113,9 @@ export function mapBinary(name: string, op: BinaryOp, a: Tensor, b: Tensor, dtyp
   const bSize = b.size;
   getBackend().binary(
     op,
-    a.data,
+    a._buf,
     aSize === n || aSize === 1 ? undefined : broadcastStrides(a.shape, shape),
-    b.data,
+    b._buf,
     bSize === n || bSize === 1 ? undefined : broadcastStrides(b.shape, shape),
     out,
     shape,

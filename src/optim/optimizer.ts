@@ -7,6 +7,7 @@
  * gives the same float64 results bit for bit and computes float32 parameters in float32 (as
  * PyTorch does). RMSprop and Adagrad loop in JavaScript (float64 arithmetic).
  */
+import { fillStorage, writeStorage } from "../backend/backend.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../errors.js";
 import { allocate, isFloat, type FloatStorage } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -205,7 +206,7 @@ export abstract class Optimizer<H extends Hyperparams = Hyperparams> {
           dropGradient(p.grad);
           p.grad = null;
         }
-        else if (p.grad) p.grad.data.fill(0);
+        else if (p.grad) fillStorage(p.grad._buf, 0);
       }
     }
   }
@@ -230,7 +231,7 @@ export abstract class Optimizer<H extends Hyperparams = Hyperparams> {
           st = {};
           this.state.set(p, st);
         }
-        this.update(p.data as FloatStorage, grad.data as ArrayLike<number>, st, group, p);
+        this.update(p._buf as FloatStorage, grad._buf as ArrayLike<number>, st, group, p);
       }
     }
     return result;
@@ -331,7 +332,7 @@ export abstract class Optimizer<H extends Hyperparams = Hyperparams> {
           }
           const buf = allocate(p.dtype, p.size) as FloatStorage;
           markPersistent(buf);
-          buf.set(arr);
+          writeStorage(buf, arr);
           st[name] = buf;
         }
       }
@@ -369,7 +370,7 @@ export function buffer(state: ParamState, key: string, tensor: Tensor, fill = 0)
   if (buf === undefined || typeof buf === "number") {
     buf = allocate(tensor.dtype, tensor.size) as FloatStorage;
     markPersistent(buf);
-    if (fill !== 0) buf.fill(fill);
+    if (fill !== 0) fillStorage(buf, fill);
     state[key] = buf;
   }
   return buf;

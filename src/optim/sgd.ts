@@ -63,7 +63,7 @@ export class SGD extends Optimizer<SGDHyperparams> {
     let buf: FloatStorage | null = null;
     let firstStep = false;
     if (momentum !== 0) {
-      firstStep = !(state.momentumBuffer instanceof Float32Array || state.momentumBuffer instanceof Float64Array);
+      firstStep = state.momentumBuffer === undefined || typeof state.momentumBuffer === "number";
       buf = buffer(state, "momentumBuffer", tensor);
     }
     // The loop is the backend's kernel (src/backend/js.ts has the reference).

@@ -1,5 +1,6 @@
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../errors.js";
-import { allocate, assertDType, dtypeOfStorage, type DType, type Storage } from "./dtype.js";
+import { adoptHost } from "./storage.js";
+import { allocateHost as allocate, assertDType, dtypeOfStorage, type DType, type Storage } from "./dtype.js";
 import { defaultGenerator, type Generator } from "./random.js";
 import { assertValidShape, sizeOf } from "./shape.js";
 import { Tensor, type NestedArray } from "./tensor.js";
@@ -26,7 +27,7 @@ export interface TensorOptions extends CreateOptions {
 type TypedInput = Storage | Int8Array | Int16Array | Uint16Array | Uint32Array | Uint8ClampedArray;
 
 function finish(data: Storage, shape: readonly number[], dtype: DType, options: CreateOptions | undefined): Tensor {
-  const t = Tensor.fromStorage(data, [...shape], dtype);
+  const t = Tensor.fromStorage(adoptHost(data, dtype), [...shape], dtype);
   if (options?.requiresGrad) t.requiresGrad = true;
   return t;
 }
@@ -148,10 +149,10 @@ export function linspace(start: number, end: number, steps: number, options: Cre
 
 /** The n×m identity matrix (m defaults to n). */
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
-  const t = zeros([n, m], { ...options, requiresGrad: false });
-  for (let i = 0; i < Math.min(n, m); i++) t.data[i * m + i] = 1;
-  if (options.requiresGrad) t.requiresGrad = true;
-  return t;
+  const dtype = assertDType("eye", options.dtype ?? "float32");
+  const data = allocate(dtype, n * m);
+  for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
+  return finish(data, [n, m], dtype, options);
 }
 
 function randomFloat(op: string, shape: readonly number[], options: RandomOptions, draw: (g: Generator) => number): Tensor {

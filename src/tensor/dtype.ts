@@ -1,5 +1,5 @@
 import { DTypeError } from "../errors.js";
-import { allocateStorage } from "./storage.js";
+import { allocateStorage, deviceActive } from "./storage.js";
 
 /**
  * Element types. `float32` is the default; `float64` is for gradient checking and
@@ -51,6 +51,21 @@ export function promoteTypes(a: DType, b: DType): DType {
  */
 export function allocate(dtype: DType, size: number): Storage {
   return allocateStorage(dtype, size, true);
+}
+
+/**
+ * Zeroed storage that JavaScript code fills element by element: the backend's memory (wasm),
+ * or a plain typed array where the backend keeps tensors on a device (webgpu), whose storage
+ * JavaScript cannot index. Creation functions then move it to the device (adoptHost).
+ */
+export function allocateHost(dtype: DType, size: number): Storage {
+  if (!deviceActive()) return allocateStorage(dtype, size, true);
+  switch (dtype) {
+    case "float32": return new Float32Array(size);
+    case "float64": return new Float64Array(size);
+    case "int32": return new Int32Array(size);
+    case "bool": return new Uint8Array(size);
+  }
 }
 
 /** As allocate, without zero-filling reused memory: for outputs a kernel overwrites whole. */

@@ -29,6 +29,13 @@ function numberFormatter(values: number[], dtype: string): (v: number) => string
 
 /** NumPy/PyTorch-style printout: `tensor([[1., 2.], [3., 4.]], dtype=float64, requiresGrad=true)`. */
 export function formatTensor(t: Tensor): string {
+  if (t.onDevice) {
+    // Values on the GPU cannot be read synchronously.
+    const extras = [`shape=[${t.shape.join(", ")}]`, `dtype=${t.dtype}`, "device=webgpu"];
+    if (t.gradFn) extras.push(`gradFn=<${t.gradFn.op.name}>`);
+    else if (t.requiresGrad) extras.push("requiresGrad=true");
+    return `tensor(<on the GPU: await t.toArrayAsync()>, ${extras.join(", ")})`;
+  }
   const summarize = t.size > THRESHOLD;
   const strides = stridesOf(t.shape);
   const shown: number[] = [];

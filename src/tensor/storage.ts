@@ -21,6 +21,24 @@ export function setStorageAllocator(a: StorageAllocator | undefined): void {
   allocator = a;
 }
 
+/** Whether the active backend keeps tensors on a device (webgpu): JavaScript cannot index its storage. */
+export function deviceActive(): boolean {
+  return allocator?.device !== undefined;
+}
+
+/**
+ * Storage for values JavaScript has just written (a creation function's): moved to the device
+ * when the active backend keeps tensors there, else returned as it is.
+ */
+export function adoptHost(data: Storage, dtype: DType): Storage {
+  const device = allocator?.device;
+  if (device === undefined || data.length === 0) return data;
+  const s = device.upload(data, dtype);
+  owners.set(s, allocator!);
+  if (frames.length > 0) frames[frames.length - 1]!.storages.push(s);
+  return s;
+}
+
 /** Allocators that have made pooled storage (so a scope can hand it back to the right one). */
 const owners = new WeakMap<Storage, StorageAllocator>();
 
@@ -161,6 +179,8 @@ export function tidy<T>(fn: () => T): T {
 function close(frame: Frame, result: unknown): void {
   // Frames close in order even when fn threw past inner ones.
   while (frames.length > 0 && frames.pop() !== frame);
+  // A step ended: a device backend submits the step's kernels (one command encoder per step).
+  if (frames.length === 0) allocator?.device?.scopeEnd();
   const parent = frames.length > 0 ? frames[frames.length - 1] : undefined;
   if (frame.storages.length === 0) {
     if (parent) for (const t of frame.tensors) parent.tensors.push(t);

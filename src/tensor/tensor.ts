@@ -1,4 +1,5 @@
-import { GraphError, ShapeError, ValueError, fmtShape } from "../errors.js";
+import { DeviceError, GraphError, ShapeError, ValueError, fmtShape } from "../errors.js";
+import { isDeviceStorage } from "../backend/backend.js";
 import type { Node } from "../autograd/node.js";
 import { runBackward, type BackwardOptions } from "../autograd/engine.js";
 import { isFloat, type DType, type Storage } from "./dtype.js";
@@ -49,14 +50,76 @@ export class Tensor {
   /**
    * Contiguous row-major elements. Shared by views such as `reshape`, so treat it as
    * read-only; with the wasm backend it is a view into WebAssembly memory, valid while this
-   * tensor is alive (copy it, e.g. with `Float32Array.from`, to keep it longer).
+   * tensor is alive (copy it, e.g. with `Float32Array.from`, to keep it longer). A tensor on
+   * the webgpu backend lives in GPU memory and has no synchronous data: `await t.dataAsync()`.
    */
   get data(): Storage {
+    return this._host("data", "dataAsync()");
+  }
+
+  /** The host elements, or a clear error naming the async form when they live on a device. */
+  private _host(what: string, asyncForm: string): Storage {
+    const d = this._buf;
+    if (isDeviceStorage(d)) {
+      throw new DeviceError(`${what}: this tensor (shape ${fmtShape(this.shape)}, ${this.dtype}) lives in ${d.device} (GPU) memory, which cannot be read synchronously. Use \`await t.${asyncForm}\` instead (it works on every backend).`);
+    }
+    return d;
+  }
+
+  /**
+   * @internal The storage as the active backend's kernels take it: a typed array, or the
+   * device backend's DeviceStorage (typed as Storage; never index it). Throws once freed.
+   */
+  get _buf(): Storage {
     const d = this._data;
     if (d === null) {
       throw new GraphError(`Tensor${this.label ? ` '${this.label}'` : ""} of shape ${fmtShape(this.shape)} was freed (by tidy() or dispose()) and cannot be used. Return it from the tidy() function, or keep(t) it, to use it afterwards.`);
     }
     return d;
+  }
+
+  /**
+   * @internal The elements where JavaScript can read them now: the host storage, or the host
+   * values a device tensor was made from (until a kernel wrote it); null otherwise. For ops
+   * that validate indices and labels.
+   */
+  _hostValues(): Storage | null {
+    const d = this._buf;
+    return isDeviceStorage(d) ? d.mirror ?? null : d;
+  }
+
+  /** @internal `_hostValues()`, or a DeviceError naming the op and the argument where none exist. */
+  _checkable(op: string, arg: string): Storage {
+    const v = this._hostValues();
+    if (v === null) {
+      throw new DeviceError(`${op}: '${arg}' (shape ${fmtShape(this.shape)}) was computed on the GPU, so its values cannot be checked synchronously on the webgpu backend. Pass ${arg} made from JavaScript data (a DataLoader's batch, tensor(...)), or read it first: tensor(await ${arg}.dataAsync(), { dtype: "${this.dtype}", shape: [${this.shape.join(", ")}] }).`);
+    }
+    return v;
+  }
+
+  /** Whether this tensor's elements live on a device backend (webgpu): read them with the async methods. */
+  get onDevice(): boolean {
+    return isDeviceStorage(this._data);
+  }
+
+  /**
+   * The elements, on every backend: a host copy for a tensor on the GPU (read back after the
+   * work queued so far), the storage itself (as `data`) on the CPU backends.
+   */
+  async dataAsync(): Promise<Storage> {
+    const d = this._buf;
+    return isDeviceStorage(d) ? d.read() : d;
+  }
+
+  /** `item()` on every backend, including webgpu. */
+  async itemAsync(): Promise<number> {
+    this._checkItem();
+    return (await this.dataAsync())[0]!;
+  }
+
+  /** `toArray()` on every backend, including webgpu. */
+  async toArrayAsync(): Promise<NestedArray> {
+    return this._nest(await this.dataAsync());
   }
 
   /** @internal The storage, or null once freed (no error). */
@@ -110,15 +173,22 @@ export class Tensor {
 
   /** The single element of a tensor with one element. */
   item(): number {
+    this._checkItem();
+    return this._host("item", "itemAsync()")[0]!;
+  }
+
+  private _checkItem(): void {
     if (this.size !== 1) {
       throw new ShapeError(`item: only a tensor with exactly one element can be read as a number, this one has shape ${fmtShape(this.shape)} (${this.size} elements). Reduce it first (e.g. .sum()) or use toArray().`);
     }
-    return this.data[0]!;
   }
 
   /** The elements as nested arrays (bool tensors give booleans). */
   toArray(): NestedArray {
-    const data = this.data;
+    return this._nest(this._host("toArray", "toArrayAsync()"));
+  }
+
+  private _nest(data: Storage): NestedArray {
     const asBool = this.dtype === "bool";
     const build = (dim: number, offset: number): NestedArray => {
       if (dim === this.shape.length) return asBool ? data[offset] !== 0 : data[offset]!;
@@ -174,7 +244,7 @@ export class Tensor {
 
   /** A tensor sharing this one's data but outside the graph (no gradient flows back). */
   detach(): Tensor {
-    const t = new Tensor(this.data, this.shape, this.dtype);
+    const t = new Tensor(this._buf, this.shape, this.dtype);
     t.label = this.label;
     return t;
   }

@@ -21,6 +21,7 @@ import {
   div,
   gather,
   log,
+  logSoftmax,
   maximum,
   mean,
   mul,
@@ -36,8 +37,8 @@ import {
   where,
 } from "../../ops/index.js";
 import { zeros } from "../../tensor/creation.js";
-import { allocate, allocateUninit, type DType, type Storage } from "../../tensor/dtype.js";
-import { dispose } from "../../tensor/storage.js";
+import { allocateHost, allocateUninit, type DType, type Storage } from "../../tensor/dtype.js";
+import { adoptHost, deviceActive, dispose } from "../../tensor/storage.js";
 import { getBackend } from "../../backend/index.js";
 import { broadcastShapes, shapesEqual, stridesOf } from "../../tensor/shape.js";
 import { Tensor, assertTensor } from "../../tensor/tensor.js";
@@ -114,7 +115,7 @@ function classInputs(fn: string, xName: string, x: Tensor, labels: Tensor, ignor
         `but it has shape ${fmtShape(labels.shape)}. Pass one label per row of ${xName}${labels.ndim === 2 && labels.shape[1] === 1 ? ` (squeeze the labels: labels.reshape([${labels.shape[0]}]))` : ""}.`,
     );
   }
-  const data = labels.data as Int32Array;
+  const data = labels._checkable(fn, "labels") as Int32Array;
   for (let i = 0; i < data.length; i++) {
     const y = data[i]!;
     if (y === ignoreIndex) continue;
@@ -140,7 +141,7 @@ function classWeights(fn: string, weight: Tensor | null | undefined, c: number):
   if (weight.ndim !== 1 || weight.shape[0] !== c) {
     throw new ShapeError(`${fn}: 'weight' must have shape [${c}] (one weight per class, C = ${c}), got ${fmtShape(weight.shape)}.`);
   }
-  return Float64Array.from(weight.data as ArrayLike<number>);
+  return Float64Array.from(weight._checkable(fn, "weight") as ArrayLike<number>);
 }
 
 function checkIgnoreIndex(fn: string, ignoreIndex: unknown): number {
@@ -148,11 +149,11 @@ function checkIgnoreIndex(fn: string, ignoreIndex: unknown): number {
   return ignoreIndex;
 }
 
-/** A constant tensor over a Float64Array's values, in `dtype`. */
+/** A constant tensor over a Float64Array's values, in `dtype` (on the device where the backend keeps tensors there). */
 function constant(values: Float64Array, shape: readonly number[], dtype: DType): Tensor {
-  const out = allocate(dtype, values.length);
+  const out = allocateHost(dtype, values.length);
   out.set(values);
-  return Tensor.fromStorage(out, shape, dtype);
+  return Tensor.fromStorage(adoptHost(out, dtype), shape, dtype);
 }
 
 // ================================================================== cross-entropy
@@ -318,6 +319,30 @@ const crossEntropyOp = defineOp<[Tensor, CESpec], CESaved>({
 });
 
 /**
+ * crossEntropy on a device backend (webgpu), where the primitive's host loops cannot run: the
+ * same loss, Σ_c q[n, c]·(−logSoftmax(x)[n, c]) per row with q the (smoothed, weighted) target
+ * distribution built on the host from the labels, from recorded ops (logSoftmax is one kernel
+ * and one primitive), so backward is g·(p·Q − q) through autograd. No value is read back.
+ */
+function crossEntropyComposed(x: Tensor, spec: CESpec): Tensor {
+  const [m, c] = x.shape as [number, number];
+  const { labels, weight, smoothing, ignoreIndex, reduction } = spec;
+  const q = new Float64Array(m * c);
+  let denom = 0;
+  for (let n = 0; n < m; n++) {
+    const y = labels[n]!;
+    if (y === ignoreIndex) continue;
+    if (smoothing === 0) q[n * c + y] = weight ? weight[y]! : 1;
+    else targetRow(spec, y, c, q.subarray(n * c, n * c + c));
+    denom += weight ? weight[y]! : 1;
+  }
+  const perRow = neg(sum(mul(logSoftmax(x, -1), constant(q, [m, c], x.dtype)), { axis: 1 }));
+  if (reduction === "none") return perRow;
+  const total = sum(perRow);
+  return reduction === "sum" ? total : div(total, denom);
+}
+
+/**
  * Softmax cross-entropy between logits and integer class labels, like
  * `torch.nn.functional.cross_entropy`: the loss of sample n is −log softmax(x_n)[y_n].
  *
@@ -349,7 +374,8 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntro
   const ignoreIndex = checkIgnoreIndex(fn, options.ignoreIndex ?? -100);
   const { x2, labels: y, c, outShape } = classInputs(fn, "logits", logits, labels, ignoreIndex, true);
   const weight = classWeights(fn, options.weight, c);
-  const out = crossEntropyOp(x2, { labels: y, weight, smoothing, ignoreIndex, reduction });
+  const spec: CESpec = { labels: y, weight, smoothing, ignoreIndex, reduction };
+  const out = deviceActive() ? crossEntropyComposed(x2, spec) : crossEntropyOp(x2, spec);
   return reduction === "none" && !shapesEqual(out.shape, outShape) ? reshape(out, outShape) : out;
 }
 

@@ -108,8 +108,8 @@ const normOp = defineOp<[Tensor, Tensor | null, Tensor | null, NormSpec], NormSa
     const stats = spec.groups === 0 ? c : outer * spec.groups;
     const meanS = new Float64Array(stats), invstd = new Float64Array(stats);
     const out = allocateUninit(x.dtype, x.size) as FloatStorage;
-    getBackend().normForward(x.data as FloatStorage, outer, c, inner, spec.groups, spec.eps,
-      weight !== null ? (weight.data as FloatStorage) : null, bias !== null ? (bias.data as FloatStorage) : null, out, meanS, invstd);
+    getBackend().normForward(x._buf as FloatStorage, outer, c, inner, spec.groups, spec.eps,
+      weight !== null ? (weight._buf as FloatStorage) : null, bias !== null ? (bias._buf as FloatStorage) : null, out, meanS, invstd);
     if (spec.stats !== undefined) Object.assign(spec.stats, { mean: meanS, invstd });
     ctx.save({ x, weight, spec: { groups: spec.groups, eps: spec.eps }, hasBias: bias !== null, mean: meanS, invstd });
     return Tensor.fromStorage(out, x.shape, x.dtype);
@@ -126,8 +126,8 @@ const normOp = defineOp<[Tensor, Tensor | null, Tensor | null, NormSpec], NormSa
     const dx = allocateUninit(x.dtype, x.size) as FloatStorage;
     const dw = wantW ? (allocateUninit(x.dtype, c) as FloatStorage) : null;
     const db = wantB ? (allocateUninit(x.dtype, c) as FloatStorage) : null;
-    getBackend().normBackward(gradOut.data as FloatStorage, x.data as FloatStorage, outer, c, inner, spec.groups, meanS, invstd,
-      weight !== null ? (weight.data as FloatStorage) : null, dx, dw, db);
+    getBackend().normBackward(gradOut._buf as FloatStorage, x._buf as FloatStorage, outer, c, inner, spec.groups, meanS, invstd,
+      weight !== null ? (weight._buf as FloatStorage) : null, dx, dw, db);
     const grads: (Tensor | null)[] = [Tensor.fromStorage(dx, x.shape, x.dtype)];
     if (weight !== null) grads.push(dw !== null ? Tensor.fromStorage(dw, [c], x.dtype) : null);
     if (bias) grads.push(db !== null ? Tensor.fromStorage(db, [c], x.dtype) : null);

@@ -1,0 +1,143 @@
+/**
+ * Runs in Chromium with WebGPU (test/webgpu.test.ts bundles it with esbuild and starts Chromium
+ * with --enable-unsafe-webgpu: SwiftShader, a CPU implementation of WebGPU, on machines without
+ * a GPU). Every case computes the same thing under setBackend("js") — the reference — and
+ * under setBackend("webgpu"), from the same seeded inputs, forward values and gradients, and
+ * records the largest difference. Writes `window.__result`.
+ */
+import * as cr from "../../src/index.js";
+import { Generator, backendReady, getBackend, memoryStats, nn, optim, setBackend, tensor, tidy, tidyEach } from "../../src/index.js";
+import { cases, type ParityCase } from "./cases.js";
+
+interface CaseResult {
+  name: string;
+  /** Largest |js − webgpu| / (atol + rtol·|js|) over every output (≤ 1 passes). */
+  worst: number;
+  detail: string;
+  error?: string;
+}
+
+function compare(name: string, ref: ArrayLike<number>, got: ArrayLike<number>, atol: number, rtol: number): { worst: number; detail: string } {
+  if (ref.length !== got.length) return { worst: Infinity, detail: `${name}: lengths ${ref.length} and ${got.length}` };
+  let worst = 0;
+  let detail = "";
+  for (let i = 0; i < ref.length; i++) {
+    const a = ref[i]!, b = got[i]!;
+    let r: number;
+    if (Number.isNaN(a) || !Number.isFinite(a)) r = Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b)) ? 0 : Infinity;
+    else r = Math.abs(a - b) / (atol + rtol * Math.abs(a));
+    if (!(r <= worst)) {
+      worst = Number.isNaN(r) ? Infinity : r;
+      detail = `${name}[${i}]: js ${a}, webgpu ${b}`;
+    }
+  }
+  return { worst, detail };
+}
+
+async function runCase(c: ParityCase): Promise<CaseResult> {
+  const outputs = async (backend: string): Promise<Storage[]> => {
+    setBackend(backend);
+    const outs = c.run(new Generator(c.seed ?? 7));
+    const host: Storage[] = [];
+    for (const t of outs) host.push(Float64Array.from(await t.dataAsync()));
+    return host;
+  };
+  try {
+    const ref = await outputs("js");
+    const got = await outputs("webgpu");
+    let worst = 0;
+    let detail = "";
+    ref.forEach((r, k) => {
+      const cmp = compare(`output ${k}`, r, got[k]!, c.atol ?? 1e-5, c.rtol ?? 1e-4);
+      if (!(cmp.worst <= worst)) ({ worst, detail } = cmp);
+    });
+    return { name: c.name, worst, detail };
+  } catch (e) {
+    return { name: c.name, worst: Infinity, detail: "", error: e instanceof Error ? `${e.name}: ${e.message}\n${e.stack?.split("\n").slice(1, 4).join("\n")}` : String(e) };
+  } finally {
+    setBackend("js");
+  }
+}
+type Storage = Float64Array;
+
+/** What the API does on the device: sync reads fail naming the async form; float64 is refused. */
+async function apiChecks(): Promise<Record<string, unknown>> {
+  setBackend("webgpu");
+  const r: Record<string, unknown> = {};
+  const x = tensor([1, 2, 3]).mul(2);
+  const message = (f: () => unknown): string => {
+    try {
+      f();
+      return "no error";
+    } catch (e) {
+      return `${(e as Error).name}: ${(e as Error).message}`;
+    }
+  };
+  r.onDevice = x.onDevice;
+  r.dataError = message(() => x.data);
+  r.itemError = message(() => x.sum().item());
+  r.toArrayError = message(() => x.toArray());
+  r.float64Error = message(() => cr.zeros([2], { dtype: "float64" }));
+  r.values = Array.from(await x.dataAsync());
+  r.item = await x.sum().itemAsync();
+  r.nested = await tensor([[1, 2], [3, 4]]).add(1).toArrayAsync();
+  r.printed = String(x);
+  setBackend("js");
+  return r;
+}
+
+/** A training loop on the device: memory stays flat (buffers reused), one submit per step. */
+async function memoryCheck(): Promise<Record<string, unknown>> {
+  setBackend("webgpu");
+  const g = new Generator(3);
+  const model = new nn.Sequential(new nn.Linear(64, 32, { generator: g }), new nn.ReLU(), new nn.Linear(32, 10, { generator: g }));
+  const opt = new optim.Adam(model.parameters(), { lr: 1e-2 });
+  const xs = cr.randn([512, 64], { generator: g });
+  const ys = tensor(Array.from({ length: 512 }, (_, i) => i % 10), { dtype: "int32" });
+  const loader = new cr.data.DataLoader(new cr.data.TensorDataset(xs, ys), { batchSize: 64, shuffle: true, seed: 4 });
+  const created: number[] = [];
+  const live: number[] = [];
+  const submits: number[] = [];
+  let loss = 0;
+  for (let epoch = 0; epoch < 25; epoch++) {
+    for (const [x, y] of tidyEach(loader)) {
+      opt.zeroGrad(false);
+      const l = nn.functional.crossEntropy(model.forward(x!), y!);
+      l.backward();
+      opt.step();
+      if (epoch === 24) loss = await l.itemAsync();
+    }
+    const s = memoryStats().webgpu!;
+    created.push(s.createdBuffers);
+    live.push(s.liveBuffers);
+    submits.push(s.submits);
+  }
+  setBackend("js");
+  return { created, live, submits, loss };
+}
+
+async function run(): Promise<Record<string, unknown>> {
+  try {
+    await backendReady("webgpu");
+  } catch (e) {
+    return { error: `no webgpu: ${(e as Error).message}` };
+  }
+  const backend = getBackend();
+  void backend;
+  const results: CaseResult[] = [];
+  for (const c of cases) results.push(await runCase(c));
+  const guard = async (f: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> => {
+    try {
+      return await f();
+    } catch (e) {
+      setBackend("js");
+      return { error: String((e as Error).stack ?? e) };
+    }
+  };
+  return { results, api: await guard(apiChecks), memory: await guard(memoryCheck), tidyKept: tidy(() => 1) };
+}
+
+run().then(
+  (r) => ((window as unknown as { __result: unknown }).__result = r),
+  (e) => ((window as unknown as { __result: unknown }).__result = { error: String(e?.stack ?? e) }),
+);
