@@ -5,6 +5,7 @@
  */
 import * as cr from "../../src/index.js";
 import { Generator, nn, optim, tensor, type Tensor } from "../../src/index.js";
+import { convCases } from "./cases-conv.js";
 
 export interface ParityCase {
   name: string;
@@ -151,3 +152,5 @@ function trainSteps(g: Generator, make: (o: Tensor[]) => optim.Optimizer, steps:
 add({ name: "training: 10 steps of SGD with momentum, nesterov and weight decay (losses and parameters)", rtol: 1e-3, atol: 1e-4, run: (g) => trainSteps(g, (p) => new optim.SGD(p, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }), 10) });
 add({ name: "training: 10 steps of Adam (losses and parameters)", rtol: 1e-3, atol: 1e-4, run: (g) => trainSteps(g, (p) => new optim.Adam(p, { lr: 1e-2 }), 10) });
 add({ name: "training: 10 steps of AdamW with AMSGrad", rtol: 1e-3, atol: 1e-4, run: (g) => trainSteps(g, (p) => new optim.AdamW(p, { lr: 1e-2, amsgrad: true, weightDecay: 0.05 }), 10) });
+
+cases.push(...convCases);

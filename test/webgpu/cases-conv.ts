@@ -1,0 +1,4 @@
+/** Convolution, pooling and normalisation parity cases for the webgpu backend (see cases.ts). */
+import type { ParityCase } from "./cases.js";
+
+export const convCases: ParityCase[] = [];
