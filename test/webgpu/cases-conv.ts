@@ -1,4 +1,4 @@
 /** Convolution, pooling and normalisation parity cases for the webgpu backend (see cases.ts). */
-import type { ParityCase } from "./cases.js";
+import type { ParityCase } from "./helpers.js";
 
 export const convCases: ParityCase[] = [];
