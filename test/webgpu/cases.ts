@@ -6,7 +6,7 @@
 import * as cr from "../../src/index.js";
 import { Generator, nn, optim, tensor, type Tensor } from "../../src/index.js";
 import { convCases } from "./cases-conv.js";
-import { leaf, randn, special, withGrad, type ParityCase } from "./helpers.js";
+import { randn, special, withGrad, type ParityCase } from "./helpers.js";
 export type { ParityCase } from "./helpers.js";
 
 export const cases: ParityCase[] = [];
