@@ -115,6 +115,25 @@ export interface AdamUpdate {
   step: number;
 }
 
+/** One RMSprop update's hyperparameters (`torch.optim.RMSprop`; src/optim/rmsprop.ts). */
+export interface RMSpropUpdate {
+  lr: number;
+  alpha: number;
+  eps: number;
+  weightDecay: number;
+  momentum: number;
+  maximize: boolean;
+}
+
+/** One Adagrad update's hyperparameters (`torch.optim.Adagrad`; src/optim/adagrad.ts). */
+export interface AdagradUpdate {
+  /** This step's decayed learning rate lr / (1 + (t − 1)·lrDecay). */
+  clr: number;
+  weightDecay: number;
+  eps: number;
+  maximize: boolean;
+}
+
 /**
  * Sliding 2-D windows over `c` planes of `h` × `w` elements (row-major, plane after plane): the
  * geometry of the convolution and pooling kernels. Output position (i, j) of a plane reads the
@@ -261,4 +280,12 @@ export interface Backend {
    * AMSGrad, maxExpAvgSq (v̂max; null without) are updated from grad.
    */
   adamUpdate(param: FloatStorage, grad: ArrayLike<number>, expAvg: FloatStorage, expAvgSq: FloatStorage, maxExpAvgSq: FloatStorage | null, h: AdamUpdate): void;
+  /**
+   * One RMSprop step in place: squareAvg (v), and when given momentumBuf (b, momentum > 0) and
+   * gradAvg (centered), from grad: v ← αv + (1 − α)g²; d = √(v − ḡ²) + eps (centered, ḡ ← αḡ + (1 − α)g)
+   * or √v + eps; θ ← θ − lr·b with b ← μb + g/d, or θ ← θ − lr·g/d.
+   */
+  rmspropUpdate(param: FloatStorage, grad: ArrayLike<number>, squareAvg: FloatStorage, momentumBuf: FloatStorage | null, gradAvg: FloatStorage | null, h: RMSpropUpdate): void;
+  /** One Adagrad step in place: s ← s + g²; θ ← θ − clr·g/(√s + eps). */
+  adagradUpdate(param: FloatStorage, grad: ArrayLike<number>, sum: FloatStorage, h: AdagradUpdate): void;
 }

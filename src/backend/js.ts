@@ -1,5 +1,5 @@
 import type { FloatStorage, Storage } from "../tensor/dtype.js";
-import type { AdamUpdate, Backend, BinaryOp, ReduceOp, SGDUpdate, SoftmaxOp, UnaryOp, Window2d } from "./backend.js";
+import type { AdagradUpdate, AdamUpdate, RMSpropUpdate, Backend, BinaryOp, ReduceOp, SGDUpdate, SoftmaxOp, UnaryOp, Window2d } from "./backend.js";
 
 // Each op gets its own loop: V8 does not inline a function passed into a shared loop once that
 // loop has seen several, so a generic `map(f)` costs 2-3x more per element.
@@ -345,6 +345,43 @@ function sgdUpdate(param: FloatStorage, grad: ArrayLike<number>, buf: FloatStora
       d = nesterov ? d + momentum * buf[i]! : buf[i]!;
     }
     param[i] = param[i]! - lr * d;
+  }
+}
+
+/** The reference RMSprop step: torch.optim.RMSprop's single-tensor loop, in float64 arithmetic. */
+function rmspropUpdate(param: FloatStorage, grad: ArrayLike<number>, sq: FloatStorage, buf: FloatStorage | null, avgG: FloatStorage | null, h: RMSpropUpdate): void {
+  const { lr, alpha, eps, weightDecay, momentum, maximize } = h;
+  const n = param.length;
+  for (let i = 0; i < n; i++) {
+    let g = maximize ? -grad[i]! : grad[i]!;
+    if (weightDecay !== 0) g = g + weightDecay * param[i]!;
+    sq[i] = alpha * sq[i]! + (1 - alpha) * g * g;
+    let d: number;
+    if (avgG !== null) {
+      avgG[i] = alpha * avgG[i]! + (1 - alpha) * g;
+      d = Math.sqrt(sq[i]! - avgG[i]! * avgG[i]!) + eps;
+    } else {
+      d = Math.sqrt(sq[i]!) + eps;
+    }
+    if (buf !== null) {
+      buf[i] = momentum * buf[i]! + g / d;
+      param[i] = param[i]! - lr * buf[i]!;
+    } else {
+      param[i] = param[i]! - lr * (g / d);
+    }
+  }
+}
+
+/** The reference Adagrad step: torch.optim.Adagrad's single-tensor loop, in float64 arithmetic. */
+function adagradUpdate(param: FloatStorage, grad: ArrayLike<number>, sum: FloatStorage, h: AdagradUpdate): void {
+  const { clr, weightDecay, eps, maximize } = h;
+  const n = param.length;
+  for (let i = 0; i < n; i++) {
+    let g = maximize ? -grad[i]! : grad[i]!;
+    if (weightDecay !== 0) g = g + weightDecay * param[i]!;
+    sum[i] = sum[i]! + g * g;
+    const std = Math.sqrt(sum[i]!) + eps;
+    param[i] = param[i]! - clr * (g / std);
   }
 }
 
@@ -751,6 +788,8 @@ export const jsBackend: Backend = {
   avgPool2dBackward,
   sgdUpdate,
   adamUpdate,
+  rmspropUpdate,
+  adagradUpdate,
   normForward,
   normBackward,
 };

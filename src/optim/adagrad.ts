@@ -1,3 +1,4 @@
+import { getBackend } from "../backend/index.js";
 import type { FloatStorage } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { Optimizer, buffer, checkBoolean, checkNonNegative, nextStep, type ParamGroup, type ParamState, type ParamsInput, type StateKind } from "./optimizer.js";
@@ -56,13 +57,7 @@ export class Adagrad extends Optimizer<AdagradHyperparams> {
     const step = nextStep(state);
     const sum = buffer(state, "sum", tensor, initialAccumulatorValue);
     const clr = lr / (1 + (step - 1) * lrDecay);
-    const n = param.length;
-    for (let i = 0; i < n; i++) {
-      let g = maximize ? -grad[i]! : grad[i]!;
-      if (weightDecay !== 0) g = g + weightDecay * param[i]!;
-      sum[i] = sum[i]! + g * g;
-      const std = Math.sqrt(sum[i]!) + eps;
-      param[i] = param[i]! - clr * (g / std);
-    }
+    // The loop is the backend's kernel (src/backend/js.ts has the reference).
+    getBackend().adagradUpdate(param, grad, sum, { clr, weightDecay, eps, maximize });
   }
 }

@@ -2,8 +2,14 @@
  * Gradient clipping, after `torch.nn.utils.clip_grad_norm_` and `clip_grad_value_`. Both change
  * the parameters' `.grad` in place and skip parameters whose grad is null.
  */
-import { ValueError } from "../errors.js";
+import { getBackend } from "../backend/index.js";
+import { isDeviceStorage } from "../backend/backend.js";
+import { DeviceError, ValueError } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
+import { scalar } from "../tensor/creation.js";
+import { noGrad } from "../autograd/mode.js";
+import { abs, add, div, maximum, minimum, pow, sqrt, square } from "../ops/elementwise.js";
+import { max, sum } from "../ops/reduce.js";
 
 /** Options of clipGradNorm. */
 export interface ClipGradNormOptions {
@@ -38,11 +44,12 @@ function gradsOf(op: string, params: Tensor | Iterable<Tensor>): Tensor[] {
  */
 export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number, options: ClipGradNormOptions = {}): number {
   const op = "clipGradNorm";
-  const { normType = 2, errorIfNonfinite = false } = options;
-  if (typeof maxNorm !== "number" || Number.isNaN(maxNorm)) throw new ValueError(`${op}: maxNorm must be a number, got ${String(maxNorm)}.`);
-  if (typeof normType !== "number" || !(normType > 0)) throw new ValueError(`${op}: option 'normType' must be a number > 0 or Infinity, got ${String(normType)}.`);
+  const { normType, errorIfNonfinite } = checkClip(op, maxNorm, options);
   const grads = gradsOf(op, params);
   if (grads.length === 0) return 0;
+  if (grads.some((g) => g.onDevice)) {
+    throw new DeviceError(`${op}: the gradients live on the GPU (webgpu backend), so their norm cannot be returned as a number synchronously. Use clipGradNormTensor(params, maxNorm): it clips on the GPU and returns the norm as a 0-d tensor (read it with await norm.itemAsync()).`);
+  }
   let total: number;
   if (normType === Infinity) {
     total = 0;
@@ -76,6 +83,51 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
   return total;
 }
 
+function checkClip(op: string, maxNorm: number, options: ClipGradNormOptions): Required<ClipGradNormOptions> {
+  const { normType = 2, errorIfNonfinite = false } = options;
+  if (typeof maxNorm !== "number" || Number.isNaN(maxNorm)) throw new ValueError(`${op}: maxNorm must be a number, got ${String(maxNorm)}.`);
+  if (typeof normType !== "number" || !(normType > 0)) throw new ValueError(`${op}: option 'normType' must be a number > 0 or Infinity, got ${String(normType)}.`);
+  return { normType, errorIfNonfinite };
+}
+
+/**
+ * clipGradNorm that returns the total norm as a 0-d tensor (as torch.nn.utils.clip_grad_norm_
+ * does) instead of a number, so that it works on every backend: on the webgpu backend the norm
+ * and the clipping are computed on the GPU, with nothing read back (`errorIfNonfinite` needs the
+ * value, so it is refused there). On the CPU backends it is clipGradNorm with its result wrapped.
+ */
+export function clipGradNormTensor(params: Tensor | Iterable<Tensor>, maxNorm: number, options: ClipGradNormOptions = {}): Tensor {
+  const op = "clipGradNormTensor";
+  const { normType, errorIfNonfinite } = checkClip(op, maxNorm, options);
+  const list = params instanceof Tensor ? [params] : params !== null && typeof params === "object" && Symbol.iterator in params ? [...params] : params;
+  const grads = gradsOf(op, list);
+  if (!grads.some((g) => g.onDevice)) return scalar(clipGradNorm(list, maxNorm, options));
+  if (errorIfNonfinite) throw new DeviceError(`${op}: errorIfNonfinite needs the norm's value, which lives on the GPU; check \`await norm.itemAsync()\` yourself.`);
+  return noGrad(() => {
+    const p = normType;
+    const parts = grads.map((g) => (p === Infinity ? max(abs(g)) : p === 2 ? sum(square(g)) : p === 1 ? sum(abs(g)) : sum(pow(abs(g), p))));
+    let acc = parts[0]!;
+    for (let i = 1; i < parts.length; i++) acc = p === Infinity ? maximum(acc, parts[i]!) : add(acc, parts[i]!);
+    const total = p === Infinity || p === 1 ? acc : p === 2 ? sqrt(acc) : pow(acc, 1 / p);
+    // coef = min(1, maxNorm / (total + 1e-6)); a NaN total makes every gradient NaN, as in PyTorch.
+    const coef = minimum(div(maxNorm, add(total, 1e-6)), 1);
+    scaleOnDevice(grads, "mul", coef._buf);
+    return total;
+  });
+}
+
+/** g ← g op c for every gradient storage (once each), by the backend's broadcast kernel, in place. */
+function scaleOnDevice(grads: Tensor[], op: "mul" | "minimum" | "maximum", c: ArrayLike<number>): void {
+  const done = new Set<unknown>();
+  const be = getBackend();
+  for (const g of grads) {
+    const d = g._buf;
+    if (done.has(d)) continue;
+    done.add(d);
+    be.binary(op, d, undefined, c as never, undefined, d, g.shape);
+  }
+}
+
 /**
  * Clamps every gradient element into [−clipValue, clipValue], in place, like
  * `torch.nn.utils.clip_grad_value_`.
@@ -84,6 +136,11 @@ export function clipGradValue(params: Tensor | Iterable<Tensor>, clipValue: numb
   const op = "clipGradValue";
   if (typeof clipValue !== "number" || !(clipValue >= 0)) throw new ValueError(`${op}: clipValue must be a number ≥ 0, got ${String(clipValue)}.`);
   const grads = gradsOf(op, params);
+  if (grads.some((g) => isDeviceStorage(g._buf))) {
+    scaleOnDevice(grads, "minimum", Float32Array.of(clipValue));
+    scaleOnDevice(grads, "maximum", Float32Array.of(-clipValue));
+    return;
+  }
   scaleOnce(grads, (x) => (x > clipValue ? clipValue : x < -clipValue ? -clipValue : x));
 }
 

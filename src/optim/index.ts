@@ -35,4 +35,4 @@ export {
   type SchedulerStateDict,
   type AnyOptimizer,
 } from "./lr-scheduler.js";
-export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from "./clip.js";
+export { clipGradNorm, clipGradNormTensor, clipGradValue, type ClipGradNormOptions } from "./clip.js";

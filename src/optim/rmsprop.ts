@@ -1,3 +1,4 @@
+import { getBackend } from "../backend/index.js";
 import type { FloatStorage } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { Optimizer, buffer, checkBoolean, checkNonNegative, nextStep, type ParamGroup, type ParamState, type ParamsInput, type StateKind } from "./optimizer.js";
@@ -60,24 +61,7 @@ export class RMSprop extends Optimizer<RMSpropHyperparams> {
     const sq = buffer(state, "squareAvg", tensor);
     const buf = momentum > 0 ? buffer(state, "momentumBuffer", tensor) : undefined;
     const avgG = centered ? buffer(state, "gradAvg", tensor) : undefined;
-    const n = param.length;
-    for (let i = 0; i < n; i++) {
-      let g = maximize ? -grad[i]! : grad[i]!;
-      if (weightDecay !== 0) g = g + weightDecay * param[i]!;
-      sq[i] = alpha * sq[i]! + (1 - alpha) * g * g;
-      let d: number;
-      if (avgG !== undefined) {
-        avgG[i] = alpha * avgG[i]! + (1 - alpha) * g;
-        d = Math.sqrt(sq[i]! - avgG[i]! * avgG[i]!) + eps;
-      } else {
-        d = Math.sqrt(sq[i]!) + eps;
-      }
-      if (buf !== undefined) {
-        buf[i] = momentum * buf[i]! + g / d;
-        param[i] = param[i]! - lr * buf[i]!;
-      } else {
-        param[i] = param[i]! - lr * (g / d);
-      }
-    }
+    // The loop is the backend's kernel (src/backend/js.ts has the reference).
+    getBackend().rmspropUpdate(param, grad, sq, buf ?? null, avgG ?? null, { lr, alpha, eps, weightDecay, momentum, maximize });
   }
 }

@@ -6,7 +6,7 @@
 import * as cr from "../../src/index.js";
 import { Generator, nn, optim, tensor, type Tensor } from "../../src/index.js";
 import { convCases } from "./cases-conv.js";
-import { randn, special, withGrad, type ParityCase } from "./helpers.js";
+import { leaf, randn, special, withGrad, type ParityCase } from "./helpers.js";
 export type { ParityCase } from "./helpers.js";
 
 export const cases: ParityCase[] = [];
@@ -103,6 +103,12 @@ for (const opts of [{}, { labelSmoothing: 0.1 }, { reduction: "sum" as const }, 
     return withGrad(g, [[40, 10]], (x) => nn.functional.crossEntropy(x.mul(3), labels, o));
   } });
 }
+add({ name: "nllLoss, svmLoss, multiMarginLoss: forward + backward", run: (g) => {
+  const labels = tensor(Array.from({ length: 30 }, (_, i) => (i * 3) % 7), { dtype: "int32" });
+  return withGrad(g, [[30, 7]], (x) => nn.functional.nllLoss(x.logSoftmax(-1), labels).add(nn.functional.svmLoss(x, labels)).add(nn.functional.multiMarginLoss(x, labels, { p: 2, margin: 0.5 })));
+} });
+add({ name: "binaryCrossEntropy, smoothL1Loss, huberLoss, l2/l1 regularization: forward + backward", run: (g) => withGrad(g, [[20, 3], [20, 3]], (a, b) =>
+  nn.functional.binaryCrossEntropy(a.sigmoid(), b.sigmoid()).add(nn.functional.smoothL1Loss(a, b, { beta: 0.5 })).add(nn.functional.huberLoss(a, b)).add(nn.functional.l2Regularization([a, b], 0.1)).add(nn.functional.l1Regularization([a], 0.01))) });
 add({ name: "mseLoss, l1Loss, binaryCrossEntropyWithLogits: forward + backward", run: (g) => withGrad(g, [[20, 3], [20, 3]], (a, b) => nn.functional.mseLoss(a, b).add(nn.functional.l1Loss(a, b)).add(nn.functional.binaryCrossEntropyWithLogits(a, b.sigmoid()))) });
 
 // ------------------------------------------------------------------ training
@@ -123,6 +129,20 @@ function trainSteps(g: Generator, make: (o: Tensor[]) => optim.Optimizer, steps:
 }
 add({ name: "training: 10 steps of SGD with momentum, nesterov and weight decay (losses and parameters)", rtol: 1e-3, atol: 1e-4, run: (g) => trainSteps(g, (p) => new optim.SGD(p, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }), 10) });
 add({ name: "training: 10 steps of Adam (losses and parameters)", rtol: 1e-3, atol: 1e-4, run: (g) => trainSteps(g, (p) => new optim.Adam(p, { lr: 1e-2 }), 10) });
+add({ name: "training: 10 steps of RMSprop (centered, momentum, weight decay)", rtol: 1e-3, atol: 1e-4, run: (g) => trainSteps(g, (p) => new optim.RMSprop(p, { lr: 1e-2, centered: true, momentum: 0.5, weightDecay: 1e-3 }), 10) });
+add({ name: "training: 10 steps of Adagrad (lr decay, initial accumulator)", rtol: 1e-3, atol: 1e-4, run: (g) => trainSteps(g, (p) => new optim.Adagrad(p, { lr: 0.1, lrDecay: 0.01, initialAccumulatorValue: 0.1 }), 10) });
+add({ name: "clipGradNormTensor (2, 1, ∞, 3) and clipGradValue clip in place", run: (g) => {
+  const out: Tensor[] = [];
+  for (const normType of [2, 1, Infinity, 3]) {
+    const a = leaf(g, [30, 4]), b = leaf(g, [7]);
+    a.mul(b.sum()).sum().backward();
+    out.push(optim.clipGradNormTensor([a, b], 0.5, { normType }), a.grad!, b.grad!);
+  }
+  const c = leaf(g, [50]);
+  c.mul(c).sum().backward();
+  optim.clipGradValue([c], 0.3);
+  return [...out, c.grad!];
+} });
 add({ name: "training: 10 steps of AdamW with AMSGrad", rtol: 1e-3, atol: 1e-4, run: (g) => trainSteps(g, (p) => new optim.AdamW(p, { lr: 1e-2, amsgrad: true, weightDecay: 0.05 }), 10) });
 
 cases.push(...convCases);

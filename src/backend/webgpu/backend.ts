@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" />
 import { DTypeError, DeviceError } from "../../errors.js";
 import { dtypeOfStorage, type DType, type FloatStorage, type Storage } from "../../tensor/dtype.js";
-import type { AdamUpdate, Backend, BinaryOp, ReduceOp, SGDUpdate, SoftmaxOp, StorageAllocator, UnaryOp, Window2d } from "../backend.js";
+import type { AdagradUpdate, AdamUpdate, RMSpropUpdate, Backend, BinaryOp, ReduceOp, SGDUpdate, SoftmaxOp, StorageAllocator, UnaryOp, Window2d } from "../backend.js";
 import { adamScalars, collapse, directStrides } from "../js.js";
 import { GpuRuntime, GpuStorage, wgslType } from "./runtime.js";
 import { convKernels } from "./conv.js";
@@ -298,5 +298,21 @@ export class WebGpuBackend implements Backend {
     const bindings: (Storage | { w: Storage })[] = [{ w: param }, grad as Storage, { w: expAvg }, { w: expAvgSq }];
     if (ams) bindings.push({ w: maxExpAvgSq });
     this.run(`adam:${ams}`, () => K.adamKernel(ams), params, bindings, K.grid1d(n));
+  }
+
+  rmspropUpdate(param: FloatStorage, grad: ArrayLike<number>, squareAvg: FloatStorage, momentumBuf: FloatStorage | null, gradAvg: FloatStorage | null, h: RMSpropUpdate): void {
+    const n = param.length;
+    if (n === 0) return;
+    const hasBuf = momentumBuf !== null, centered = gradAvg !== null;
+    const bindings: (Storage | { w: Storage })[] = [{ w: param }, grad as Storage, { w: squareAvg }];
+    if (hasBuf) bindings.push({ w: momentumBuf });
+    if (centered) bindings.push({ w: gradAvg });
+    this.run(`rmsprop:${hasBuf}:${centered}`, () => K.rmspropKernel(hasBuf, centered), [n, fbits(h.lr), fbits(h.alpha), fbits(h.eps), fbits(h.weightDecay), fbits(h.momentum), h.maximize ? 1 : 0], bindings, K.grid1d(n));
+  }
+
+  adagradUpdate(param: FloatStorage, grad: ArrayLike<number>, sum: FloatStorage, h: AdagradUpdate): void {
+    const n = param.length;
+    if (n === 0) return;
+    this.run("adagrad", () => K.adagradKernel(), [n, fbits(h.clr), fbits(h.weightDecay), fbits(h.eps), h.maximize ? 1 : 0], [{ w: param }, grad as Storage, { w: sum }], K.grid1d(n));
   }
 }

@@ -596,3 +596,39 @@ ${MAIN_1D}
   W[i] = w - pf(7u) * (m / denom);
 }`;
 }
+
+/** torch.optim.RMSprop's step; P: [n, lr, alpha, eps, weightDecay, momentum, maximize]. */
+export function rmspropKernel(hasBuf: boolean, centered: boolean): string {
+  return `${HEADER}
+@group(0) @binding(1) var<storage, read_write> W: array<f32>;
+@group(0) @binding(2) var<storage, read> G: array<f32>;
+@group(0) @binding(3) var<storage, read_write> SQ: array<f32>;
+${hasBuf ? "@group(0) @binding(4) var<storage, read_write> BUF: array<f32>;" : ""}
+${centered ? `@group(0) @binding(${hasBuf ? 5 : 4}) var<storage, read_write> AVG: array<f32>;` : ""}
+${MAIN_1D}
+  if (i >= P[0]) { return; }
+  let lr = pf(1u); let alpha = pf(2u); let eps = pf(3u); let wd = pf(4u); let mu = pf(5u);
+  var g = select(G[i], -G[i], P[6] == 1u);
+  if (wd != 0.0) { g = g + wd * W[i]; }
+  let sq = alpha * SQ[i] + (1.0 - alpha) * g * g;
+  SQ[i] = sq;
+  ${centered ? "let avg = alpha * AVG[i] + (1.0 - alpha) * g; AVG[i] = avg; let d = sqrt(sq - avg * avg) + eps;" : "let d = sqrt(sq) + eps;"}
+  ${hasBuf ? "let b = mu * BUF[i] + g / d; BUF[i] = b; W[i] = W[i] - lr * b;" : "W[i] = W[i] - lr * (g / d);"}
+}`;
+}
+
+/** torch.optim.Adagrad's step; P: [n, clr, weightDecay, eps, maximize]. */
+export function adagradKernel(): string {
+  return `${HEADER}
+@group(0) @binding(1) var<storage, read_write> W: array<f32>;
+@group(0) @binding(2) var<storage, read> G: array<f32>;
+@group(0) @binding(3) var<storage, read_write> S: array<f32>;
+${MAIN_1D}
+  if (i >= P[0]) { return; }
+  var g = select(G[i], -G[i], P[4] == 1u);
+  if (pf(2u) != 0.0) { g = g + pf(2u) * W[i]; }
+  let s = S[i] + g * g;
+  S[i] = s;
+  W[i] = W[i] - pf(1u) * (g / (sqrt(s) + pf(3u)));
+}`;
+}

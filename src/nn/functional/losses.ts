@@ -621,7 +621,9 @@ export function binaryCrossEntropy(probs: Tensor, target: Tensor, options: BceOp
   checkFloat(fn, "probs", probs);
   checkFloat(fn, "target", target);
   checkSameShape(fn, "probs", probs, "target", target);
-  const pd = probs.data;
+  // Checked where the values are on the host; probs computed on the GPU (webgpu) are not, and a
+  // value outside [0, 1] gives a NaN loss there.
+  const pd = probs._hostValues() ?? [];
   for (let i = 0; i < pd.length; i++) {
     if (!(pd[i]! >= 0 && pd[i]! <= 1)) {
       throw new ValueError(`${fn}: probs${positionOf(i, probs.shape)} = ${pd[i]} is not a probability in [0, 1]. Apply sigmoid first, or use binaryCrossEntropyWithLogits on the logits.`);
