@@ -1,4 +1,5 @@
 import { writeStorage } from "../backend/backend.js";
+import { getBackend } from "../backend/index.js";
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
 import { isFloat, type DType } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -270,7 +271,10 @@ export abstract class Module {
     }
     for (const [target, source] of sources) {
       const values = source.dtype === target.dtype ? source : source.to(target.dtype);
-      writeStorage(target._buf, values._hostValues() ?? values.data);
+      const host = values._hostValues();
+      // From the host (a loaded file), or a device copy (best weights kept on the GPU).
+      if (host !== null) writeStorage(target._buf, host);
+      else getBackend().copyStrided(values._buf, 0, [1], [values.size], target._buf);
     }
     return { missingKeys: strict ? [] : missingKeys, unexpectedKeys: strict ? [] : unexpectedKeys };
   }

@@ -7,16 +7,18 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ShapeError, ValueError } from "../errors.js";
+import { DeviceError, ShapeError, ValueError } from "../errors.js";
 import { noGrad } from "../autograd/mode.js";
 import { loadCheckpoint, saveCheckpoint } from "../io/node-fs.js";
 import { Module } from "../nn/module.js";
-import { clipGradNorm } from "../optim/clip.js";
+import { clipGradNormTensor } from "../optim/clip.js";
 import { ReduceLROnPlateau, type AnyOptimizer } from "../optim/lr-scheduler.js";
 import type { OptimizerStateDict } from "../optim/optimizer.js";
-import { Generator, defaultGenerator } from "../tensor/random.js";
+import { Generator as RandomGenerator, defaultGenerator } from "../tensor/random.js";
 import { Tensor } from "../tensor/tensor.js";
-import { tidyEach } from "../tensor/storage.js";
+import { keep, tidy } from "../tensor/storage.js";
+import type { Storage } from "../tensor/dtype.js";
+import { clone } from "../ops/shape-ops.js";
 import { countCorrect, forEachPrediction } from "./metrics.js";
 import { makeReporter, type ProgressMode, type ProgressStream, type Reporter } from "./progress.js";
 import type {
@@ -209,7 +211,23 @@ export class Trainer {
    * restoreBestWeights). Returns the history.
    */
   fit(): History {
-    if (this.running) throw new ValueError("Trainer.fit: already running (fit was called from inside a listener).");
+    return runSync(this.fitCo("fit", syncReader("Trainer.fit", "trainer.fitAsync()")));
+  }
+
+  /**
+   * fit() on every backend, the webgpu one included: each step's loss and outputs are read back
+   * asynchronously while the next step is queued (one step behind), so no step waits for the
+   * GPU. Resolves to the history. On the CPU backends it gives exactly fit()'s results.
+   */
+  fitAsync(): Promise<History> {
+    return runAsync(this.fitCo("fitAsync", asyncReader));
+  }
+
+  private *fitCo(name: string, read: Reader): Co<History> {
+    if (this.running) throw new ValueError(`Trainer.${name}: already running (it was called from inside a listener).`);
+    if (this.checkpointDir !== undefined && this.model.parameters().some((p) => p.onDevice)) {
+      throw new DeviceError(`Trainer.${name}: checkpointDir needs the weights on the host after every epoch, which the webgpu backend keeps on the GPU; checkpoints are not written there yet. Train without checkpointDir, then read the weights (await t.dataAsync()) and save them.`);
+    }
     this.running = true;
     const reporter = makeReporter(this.progress, this.log, this.stream);
     try {
@@ -224,7 +242,7 @@ export class Trainer {
       const runStart = performance.now();
       const firstEpoch = this.epoch;
       while (this.epoch < this.epochs && !this.history.stoppedEarly) {
-        const record = this.runEpoch(reporter, runStart, firstEpoch);
+        const record = yield* this.epochCo(reporter, runStart, firstEpoch, read);
         this.epoch++;
         this.history.epochs.push(record);
         this.afterValidation(record);
@@ -257,7 +275,16 @@ export class Trainer {
    * `loader`, in eval mode and without a graph. The model's training flags are restored after.
    */
   evaluate(loader: Loader): EvaluateResult {
-    checkLoader("Trainer.evaluate", "loader", loader);
+    return runSync(this.evaluateCo(loader, "evaluate", syncReader("Trainer.evaluate", "trainer.evaluateAsync(loader)")));
+  }
+
+  /** evaluate() on every backend, the webgpu one included (outputs read back asynchronously). */
+  evaluateAsync(loader: Loader): Promise<EvaluateResult> {
+    return runAsync(this.evaluateCo(loader, "evaluateAsync", asyncReader));
+  }
+
+  private *evaluateCo(loader: Loader, name: string, read: Reader): Co<EvaluateResult> {
+    checkLoader(`Trainer.${name}`, "loader", loader);
     const wasTraining = this.model.modules().map((m) => m.training);
     this.model.eval();
     let lossSum = 0;
@@ -267,27 +294,25 @@ export class Trainer {
     let classification = true;
     const confusion: number[][] = [];
     try {
-      noGrad(() => {
-        forEachBatch(loader, (x, y) => {
-          const out = this.model.forward(x);
-          const loss = this.lossFn(out, y);
-          const n = batchSize(x);
-          lossSum += scalarOf(loss) * n;
-          samples += n;
-          if (out.ndim > 0) growConfusion(confusion, out.shape[out.ndim - 1]!);
-          const c = forEachPrediction(out, y, (label, predicted) => {
-            counted++;
-            if (label === predicted) correct++;
-            confusion[label]![predicted]! += 1;
-          });
-          if (c === undefined) classification = false;
+      yield* eachStep(loader, read, (x, y) => {
+        const out = noGrad(() => this.model.forward(x));
+        return { loss: noGrad(() => this.lossFn(out, y)), out, y, n: batchSize(x) };
+      }, (r) => {
+        lossSum += r.loss * r.n;
+        samples += r.n;
+        if (r.out.ndim > 0) growConfusion(confusion, r.out.shape[r.out.ndim - 1]!);
+        const c = forEachPrediction(r.out, r.y, (label, predicted) => {
+          counted++;
+          if (label === predicted) correct++;
+          confusion[label]![predicted]! += 1;
         });
+        if (c === undefined) classification = false;
       });
     } finally {
       const modules = this.model.modules();
       modules.forEach((m, i) => (m.training = wasTraining[i] ?? true));
     }
-    if (samples === 0) throw new ValueError("Trainer.evaluate: the loader gave no batches.");
+    if (samples === 0) throw new ValueError(`Trainer.${name}: the loader gave no batches.`);
     return {
       loss: lossSum / samples,
       accuracy: classification && counted > 0 ? correct / counted : NaN,
@@ -386,7 +411,7 @@ export class Trainer {
 
   // ------------------------------------------------------------------------------ internals
 
-  private runEpoch(reporter: Reporter, runStart: number, firstEpoch: number): EpochRecord {
+  private *epochCo(reporter: Reporter, runStart: number, firstEpoch: number, read: Reader): Co<EpochRecord> {
     const epochIndex = this.epoch; // 0-based
     const epoch = epochIndex + 1;
     const batches = this.trainLoader.length;
@@ -400,7 +425,7 @@ export class Trainer {
     let correct = 0;
     let counted = 0;
     let batch = 0;
-    forEachBatch(this.trainLoader, (x, y) => {
+    yield* eachStep(this.trainLoader, read, (x, y) => {
       this.model.train();
       // Zeroed in place (not set to null): each step's backward adds into the same gradient
       // storage, so a step allocates nothing that outlives it.
@@ -408,13 +433,15 @@ export class Trainer {
       const out = this.model.forward(x);
       const loss = this.lossFn(out, y);
       loss.backward();
-      if (this.gradClipNorm !== undefined) clipGradNorm(params, this.gradClipNorm);
+      if (this.gradClipNorm !== undefined) clipGradNormTensor(params, this.gradClipNorm);
       this.optimizer.step();
-      const value = scalarOf(loss);
-      const n = batchSize(x);
+      return { loss, out, y, n: batchSize(x) };
+    }, (r) => {
+      const value = r.loss;
+      const n = r.n;
       lossSum += value * n;
       samples += n;
-      const c = countCorrect(out, y);
+      const c = countCorrect(r.out, r.y);
       correct += c.correct;
       counted += c.counted;
       this.history.steps.loss.push(value);
@@ -447,7 +474,7 @@ export class Trainer {
       samplesPerSecond: trainSeconds > 0 ? samples / trainSeconds : Infinity,
     };
     if (this.valLoader) {
-      const v = this.evaluate(this.valLoader);
+      const v = yield* this.evaluateCo(this.valLoader, "evaluate", read);
       record.valLoss = v.loss;
       record.valAccuracy = v.accuracy;
     }
@@ -526,28 +553,32 @@ function batchSize(x: Tensor): number {
   return x.ndim === 0 ? 1 : x.shape[0]!;
 }
 
-function scalarOf(loss: Tensor): number {
+function checkLoss(loss: Tensor): void {
   if (!(loss instanceof Tensor)) throw new ValueError(`Trainer: the loss function must return a Tensor, got ${describe(loss)}.`);
   if (loss.size !== 1) throw new ShapeError(`Trainer: the loss function must return a scalar (one element), got shape [${loss.shape.join(", ")}]; use reduction "mean".`);
-  return Number(loss.data[0]);
 }
+
+
 
 /** A copy of the model's parameters and buffers, with storage of its own. */
 function copyStateDict(model: Module): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
-  for (const [name, t] of Object.entries(model.stateDict())) out[name] = Tensor.fromStorage(t.data.slice(), t.shape, t.dtype);
+  for (const [name, t] of Object.entries(model.stateDict())) {
+    // On the GPU, a device copy (kept: it outlives the step's scope).
+    out[name] = t.onDevice ? keep(noGrad(() => clone(t))) : Tensor.fromStorage(t.data.slice(), t.shape, t.dtype);
+  }
   return out;
 }
 
 /** Every Generator held by a module of the model (a Dropout's own generator), in module order, each once. */
-function moduleGenerators(model: Module): Generator[] {
-  const found: Generator[] = [];
-  const seen = new Set<Generator>();
+function moduleGenerators(model: Module): RandomGenerator[] {
+  const found: RandomGenerator[] = [];
+  const seen = new Set<RandomGenerator>();
   for (const module of model.modules()) {
     for (const value of Object.values(module)) {
       const items = Array.isArray(value) ? value : [value];
       for (const v of items) {
-        if (v instanceof Generator && v !== defaultGenerator && !seen.has(v)) {
+        if (v instanceof RandomGenerator && v !== defaultGenerator && !seen.has(v)) {
           seen.add(v);
           found.push(v);
         }
@@ -581,12 +612,106 @@ function orderRecord(r: EpochRecord): EpochRecord {
   return out;
 }
 
-/**
- * Runs `body` on every batch of `loader`, each batch in its own memory scope (tidyEach): the
- * batch and every tensor the step computes go back to the memory pool as soon as the step ends
- * (parameters, gradients and optimizer state live on), so memory stays flat over any number of
- * steps.
- */
-function forEachBatch(loader: Loader, body: (x: Tensor, y: Tensor) => void): void {
-  for (const [x, y] of tidyEach(loader)) body(x, y);
+/** What a step of the loop computed: the loss and the outputs its statistics are read from. */
+interface StepTensors {
+  loss: Tensor;
+  out: Tensor;
+  y: Tensor;
+  n: number;
 }
+/** The same, read back: the loss as a number, out and y as host tensors. */
+interface StepValues {
+  loss: number;
+  out: Tensor;
+  y: Tensor;
+  n: number;
+}
+
+/**
+ * How the loop reads a step's values: `start` runs inside the step's memory scope (so nothing
+ * the step made outlives it) and returns a handle; the loop later yields `{ wait: handle }` to
+ * its driver and gets the host arrays back. The sync reader copies the values on the spot (and
+ * refuses device tensors, naming the async method); the async one starts dataAsync reads, and
+ * the loop queues the next step before it waits for them, so a GPU is never left idle.
+ */
+interface Reader {
+  start(tensors: Tensor[]): unknown;
+}
+type Co<T> = Generator<{ wait: unknown }, T, unknown>;
+
+function syncReader(name: string, asyncForm: string): Reader {
+  return {
+    start(tensors) {
+      if (tensors.some((t) => t.onDevice)) {
+        throw new DeviceError(`${name}: the model's outputs live on the GPU (webgpu backend) and cannot be read synchronously; use \`await ${asyncForm}\`.`);
+      }
+      return tensors.map((t) => t.data.slice());
+    },
+  };
+}
+
+const asyncReader: Reader = {
+  start(tensors) {
+    // Each read's copy is queued now, so the tensors may be freed when the step's scope closes.
+    const reads = Promise.all(tensors.map((t) => t.dataAsync().then((d) => (t.onDevice ? d : d.slice()))));
+    reads.catch(() => undefined); // a failure surfaces at the matching wait
+    return reads;
+  },
+};
+
+function runSync<T>(co: Co<T>): T {
+  let r = co.next();
+  while (!r.done) r = co.next(r.value.wait);
+  return r.value;
+}
+
+async function runAsync<T>(co: Co<T>): Promise<T> {
+  let r = co.next();
+  while (!r.done) {
+    let values: unknown;
+    try {
+      values = await (r.value.wait as Promise<unknown>);
+    } catch (e) {
+      r = co.throw(e);
+      continue;
+    }
+    r = co.next(values);
+  }
+  return r.value;
+}
+
+/**
+ * Runs `step` on every batch of `loader`, each in its own memory scope (the loader's making of
+ * the batch included, as tidyEach), and hands `record` each step's values in order. Where the
+ * step ran on a device, step k's values are waited for after step k + 1 is queued.
+ */
+function* eachStep(loader: Loader, read: Reader, step: (x: Tensor, y: Tensor) => StepTensors, record: (r: StepValues) => void): Generator<{ wait: unknown }, void, unknown> {
+  interface Pending { handle: unknown; lossShape: readonly number[]; out: [readonly number[], Tensor["dtype"]]; y: [readonly number[], Tensor["dtype"]]; n: number; lag: boolean }
+  const it = loader[Symbol.iterator]();
+  let pending: Pending | null = null;
+  const finish = function* (p: Pending): Generator<{ wait: unknown }, void, unknown> {
+    const [loss, out, y] = (yield { wait: p.handle }) as Storage[];
+    record({ loss: Number(loss![0]), out: Tensor.fromStorage(out!, p.out[0], p.out[1]), y: Tensor.fromStorage(y!, p.y[0], p.y[1]), n: p.n });
+  };
+  try {
+    for (;;) {
+      const done: Pending | null = tidy(() => {
+        const next = it.next();
+        if (next.done) return null;
+        const [x, y] = next.value;
+        const r = step(x, y);
+        checkLoss(r.loss);
+        const lag = r.loss.onDevice || r.out.onDevice;
+        return { handle: read.start([r.loss, r.out, r.y]), lossShape: r.loss.shape, out: [r.out.shape, r.out.dtype], y: [r.y.shape, r.y.dtype], n: r.n, lag };
+      });
+      if (pending !== null) yield* finish(pending);
+      pending = null;
+      if (done === null) break;
+      if (done.lag) pending = done;
+      else yield* finish(done);
+    }
+  } finally {
+    it.return?.();
+  }
+}
+

@@ -8,6 +8,9 @@
 import * as cr from "../../src/index.js";
 import { Generator, backendReady, getBackend, memoryStats, nn, optim, setBackend, tensor, tidy, tidyEach } from "../../src/index.js";
 import { cases, type ParityCase } from "./cases.js";
+// The Trainer is exported from "chainrule/node" (checkpoints write files); without a checkpointDir
+// it never touches the file system, so the page bundles it with node:fs/node:path stubbed.
+import { Trainer } from "../../src/train/index.js";
 
 interface CaseResult {
   name: string;
@@ -116,6 +119,45 @@ async function memoryCheck(): Promise<Record<string, unknown>> {
   return { created, live, submits, loss };
 }
 
+/** Trainer.fitAsync and evaluateAsync on webgpu against fit() on js: the same history. */
+async function trainerCheck(): Promise<Record<string, unknown>> {
+  const make = (): { trainer: Trainer; val: cr.data.DataLoader } => {
+    const g = new Generator(11);
+    const xs = cr.randn([300, 16], { generator: g });
+    const ys = tensor(Array.from({ length: 300 }, (_, i) => (i * 7) % 4), { dtype: "int32" });
+    const ds = new cr.data.TensorDataset(xs, ys);
+    const model = new nn.Sequential(new nn.Linear(16, 24, { generator: g }), new nn.ReLU(), new nn.Linear(24, 4, { generator: g }));
+    const val = new cr.data.DataLoader(ds, { batchSize: 100 });
+    const trainer = new Trainer({
+      model, loss: (o, y) => nn.functional.crossEntropy(o, y), optimizer: new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 }),
+      trainLoader: new cr.data.DataLoader(ds, { batchSize: 32, shuffle: true, seed: 5 }), valLoader: val, epochs: 3, progress: "none", gradClipNorm: 5,
+      log: () => {}, stream: { write: () => true, isTTY: false } as never,
+    });
+    return { trainer, val };
+  };
+  setBackend("js");
+  const a = make();
+  const ref = a.trainer.fit();
+  const refEval = a.trainer.evaluate(a.val);
+  setBackend("webgpu");
+  const b = make();
+  let syncError = "";
+  try {
+    b.trainer.evaluate(b.val);
+  } catch (e) {
+    syncError = `${(e as Error).name}: ${(e as Error).message}`;
+  }
+  const got = await b.trainer.fitAsync();
+  const gotEval = await b.trainer.evaluateAsync(b.val);
+  setBackend("js");
+  const steps = ref.steps.loss.map((v, i) => Math.abs(v - got.steps.loss[i]!) / (1e-4 + 1e-3 * Math.abs(v)));
+  return {
+    steps: ref.steps.loss.length, gotSteps: got.steps.loss.length, worstStep: Math.max(...steps),
+    valAcc: [ref.epochs.map((e) => e.valAccuracy), got.epochs.map((e) => e.valAccuracy)],
+    evalLoss: [refEval.loss, gotEval.loss], evalAcc: [refEval.accuracy, gotEval.accuracy], syncError,
+  };
+}
+
 async function run(): Promise<Record<string, unknown>> {
   try {
     await backendReady("webgpu");
@@ -134,7 +176,7 @@ async function run(): Promise<Record<string, unknown>> {
       return { error: String((e as Error).stack ?? e) };
     }
   };
-  return { results, api: await guard(apiChecks), memory: await guard(memoryCheck), tidyKept: tidy(() => 1) };
+  return { results, api: await guard(apiChecks), memory: await guard(memoryCheck), trainer: await guard(trainerCheck), tidyKept: tidy(() => 1) };
 }
 
 run().then(
