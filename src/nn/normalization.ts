@@ -1,4 +1,7 @@
+import { isDeviceStorage } from "../backend/backend.js";
+import { getBackend } from "../backend/index.js";
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
+import { add, div } from "../ops/index.js";
 import type { DType } from "../tensor/dtype.js";
 import { ones, scalar, zeros } from "../tensor/creation.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -68,11 +71,21 @@ abstract class BatchNormBase extends Module {
     // Batch statistics in training mode, and in eval mode too when no running statistics are kept.
     const useBatchStats = this.training || this.runningMean === null;
     let momentum = this.momentum ?? 0;
-    if (this.training && this.numBatchesTracked !== null) {
-      const seen = (this.numBatchesTracked.data[0]! += 1);
-      if (this.momentum === null) momentum = 1 / seen;
+    let momentumTensor: Tensor | undefined;
+    const tracked = this.numBatchesTracked;
+    if (this.training && tracked !== null) {
+      if (isDeviceStorage(tracked._buf)) {
+        // On a device the count stays there: incremented by a kernel, in place, and the
+        // cumulative average's weight 1/count computed from it on the device.
+        const be = getBackend();
+        be.copyStrided(add(tracked, 1).to(tracked.dtype)._buf, 0, [1], [1], tracked._buf);
+        if (this.momentum === null) momentumTensor = div(1, tracked.to("float32"));
+      } else {
+        const seen = (tracked.data[0]! += 1);
+        if (this.momentum === null) momentum = 1 / seen;
+      }
     }
-    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: useBatchStats, momentum, eps: this.eps });
+    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: useBatchStats, momentum, eps: this.eps, ...(momentumTensor ? { momentumTensor } : {}) });
   }
 
   protected override extraRepr(): string {

@@ -1,6 +1,7 @@
 import { composite } from "../autograd/mode.js";
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
-import { allocate, isFloat } from "../tensor/dtype.js";
+import { allocateHost, isFloat } from "../tensor/dtype.js";
+import { adoptHost } from "../tensor/storage.js";
 import { Tensor, assertTensor } from "../tensor/tensor.js";
 import { avgPool2d } from "./conv.js";
 import { matmul } from "./matmul.js";
@@ -18,13 +19,14 @@ export type AdaptiveSize = number | readonly [number | null, number | null];
 
 /** [out, n] window matrix of adaptive pooling along one axis (PyTorch's start/end rule). */
 function windowMatrix(out: number, n: number, dtype: Tensor["dtype"]): Tensor {
-  const m = allocate(dtype, out * n);
+  // Filled on the host (a plain typed array where tensors live on a device), then moved there.
+  const m = allocateHost(dtype, out * n);
   for (let i = 0; i < out; i++) {
     const start = Math.floor((i * n) / out);
     const end = Math.ceil(((i + 1) * n) / out);
     for (let j = start; j < end; j++) m[i * n + j] = 1 / (end - start);
   }
-  return Tensor.fromStorage(m, [out, n], dtype);
+  return Tensor.fromStorage(adoptHost(m, dtype), [out, n], dtype);
 }
 
 /**

@@ -252,7 +252,9 @@ function convWeightGrad(x: Tensor, gradOut: Tensor, s: ConvSpec): Tensor {
       be.matmul(dy, k * og * nl, cols, k * ck * nl, dw, k * og * ck, og, nl, ck, false, true);
     } else {
       be.matmul(cols, k * ck * nl, dy, k * og * nl, block, 0, ck, nl, og, false, true);
-      be.copyStrided(block, 0, [1, og], [og, ck], dw.subarray(k * og * ck, (k + 1) * og * ck));
+      // block [ck, og] transposed into group k's rows of dw ([og, ck] at k·og·ck).
+      if (deviceActive()) be.scatterStrided(block, dw, k * og * ck, [1, ck], [ck, og], false);
+      else be.copyStrided(block, 0, [1, og], [og, ck], dw.subarray(k * og * ck, (k + 1) * og * ck));
     }
   }
   if (block !== null) release(block);

@@ -9,10 +9,12 @@
  */
 import { defineOp } from "../../autograd/define-op.js";
 import { composite, isGradEnabled } from "../../autograd/mode.js";
+import { isDeviceStorage } from "../../backend/backend.js";
 import { getBackend } from "../../backend/index.js";
-import { ShapeError, ValueError, fmtShape } from "../../errors.js";
+import { DeviceError, ShapeError, ValueError, fmtShape } from "../../errors.js";
 import { add, div, mean, mul, reshape, sqrt, square, sub, sum } from "../../ops/index.js";
 import { allocateUninit, type FloatStorage } from "../../tensor/dtype.js";
+import { deviceActive } from "../../tensor/storage.js";
 import { shapesEqual } from "../../tensor/shape.js";
 import { Tensor, assertTensor } from "../../tensor/tensor.js";
 import { checkFloat, checkNumber } from "./util.js";
@@ -25,6 +27,12 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance before the square root (default 1e-5). */
   eps?: number;
+  /**
+   * @internal The running-average weight as a scalar float32 tensor in place of `momentum`
+   * (nn.BatchNorm's cumulative average, 1/numBatchesTracked, on a device where the count never
+   * leaves the GPU). Only with running statistics in device storage.
+   */
+  momentumTensor?: Tensor;
 }
 
 function checkChannelVector(fn: string, name: string, t: Tensor | null, c: number, xShape: readonly number[]): void {
@@ -41,7 +49,7 @@ interface NormSpec {
   groups: number;
   eps: number;
   /** Given: forward puts the statistics here too (batchNorm's running statistics need them, recorded or not). */
-  stats?: { mean?: Float64Array; invstd?: Float64Array };
+  stats?: { mean?: Tensor; invstd?: Tensor };
 }
 
 interface NormSaved {
@@ -49,10 +57,22 @@ interface NormSaved {
   weight: Tensor | null;
   spec: NormSpec;
   hasBias: boolean;
-  /** Per statistic (C of them, or N·G): the mean and 1/√(biased variance + eps), float64. */
-  mean: Float64Array;
-  invstd: Float64Array;
+  /**
+   * Per statistic (C of them, or N·G): the mean and 1/√(biased variance + eps), float64 on the
+   * host; float32 device storage where tensors live on a device (as tensors, so that tidy()
+   * sees them in the graph and keeps them while it is alive).
+   */
+  mean: Tensor;
+  invstd: Tensor;
 }
+
+/** Storage for n statistics: float64 on the host, float32 where the backend keeps tensors on a device. */
+function statTensor(n: number): Tensor {
+  if (deviceActive()) return Tensor.fromStorage(allocateUninit("float32", n), [n], "float32");
+  return Tensor.fromStorage(new Float64Array(n), [n], "float64");
+}
+/** The statistics' storage as the backend interface types it (device storage passes through untouched). */
+const statBuf = (t: Tensor): Float64Array => t._buf as unknown as Float64Array;
 
 /** x's shape as [outer, C, inner]: N, C and the product of the trailing axes. */
 function norm3(x: Tensor): [number, number, number] {
@@ -106,10 +126,10 @@ const normOp = defineOp<[Tensor, Tensor | null, Tensor | null, NormSpec], NormSa
   forward(ctx, x, weight, bias, spec) {
     const [outer, c, inner] = norm3(x);
     const stats = spec.groups === 0 ? c : outer * spec.groups;
-    const meanS = new Float64Array(stats), invstd = new Float64Array(stats);
+    const meanS = statTensor(stats), invstd = statTensor(stats);
     const out = allocateUninit(x.dtype, x.size) as FloatStorage;
     getBackend().normForward(x._buf as FloatStorage, outer, c, inner, spec.groups, spec.eps,
-      weight !== null ? (weight._buf as FloatStorage) : null, bias !== null ? (bias._buf as FloatStorage) : null, out, meanS, invstd);
+      weight !== null ? (weight._buf as FloatStorage) : null, bias !== null ? (bias._buf as FloatStorage) : null, out, statBuf(meanS), statBuf(invstd));
     if (spec.stats !== undefined) Object.assign(spec.stats, { mean: meanS, invstd });
     ctx.save({ x, weight, spec: { groups: spec.groups, eps: spec.eps }, hasBias: bias !== null, mean: meanS, invstd });
     return Tensor.fromStorage(out, x.shape, x.dtype);
@@ -126,7 +146,7 @@ const normOp = defineOp<[Tensor, Tensor | null, Tensor | null, NormSpec], NormSa
     const dx = allocateUninit(x.dtype, x.size) as FloatStorage;
     const dw = wantW ? (allocateUninit(x.dtype, c) as FloatStorage) : null;
     const db = wantB ? (allocateUninit(x.dtype, c) as FloatStorage) : null;
-    getBackend().normBackward(gradOut._buf as FloatStorage, x._buf as FloatStorage, outer, c, inner, spec.groups, meanS, invstd,
+    getBackend().normBackward(gradOut._buf as FloatStorage, x._buf as FloatStorage, outer, c, inner, spec.groups, statBuf(meanS), statBuf(invstd),
       weight !== null ? (weight._buf as FloatStorage) : null, dx, dw, db);
     const grads: (Tensor | null)[] = [Tensor.fromStorage(dx, x.shape, x.dtype)];
     if (weight !== null) grads.push(dw !== null ? Tensor.fromStorage(dw, [c], x.dtype) : null);
@@ -185,20 +205,7 @@ export function batchNorm(
     // invstd = 1/√(σ² + eps), σ² biased; weight and bias are applied inside.
     const stats: NonNullable<NormSpec["stats"]> = {};
     const y = normOp(x, weight ?? null, bias ?? null, { groups: 0, eps, stats });
-    const saved = { mean: stats.mean!, invstd: stats.invstd! };
-    if (runningMean !== null) {
-      const rm = runningMean.data;
-      for (let j = 0; j < c; j++) rm[j] = (1 - momentum) * rm[j]! + momentum * saved.mean[j]!;
-    }
-    if (runningVar !== null) {
-      const rv = runningVar.data;
-      const unbias = n / (n - 1);
-      for (let j = 0; j < c; j++) {
-        const is = saved.invstd[j]!;
-        const variance = 1 / (is * is) - eps; // biased
-        rv[j] = (1 - momentum) * rv[j]! + momentum * variance * unbias;
-      }
-    }
+    updateRunningStats(runningMean, runningVar, stats.mean!, stats.invstd!, options.momentumTensor ?? momentum, eps, n / (n - 1));
     return y;
   }
   if (runningMean === null || runningVar === null) {
@@ -211,6 +218,45 @@ export function batchNorm(
     if (bias !== null) xhat = add(xhat, reshape(bias, bshape));
     return xhat;
   });
+}
+
+/**
+ * running ← (1 − momentum)·running + momentum·batch, in place (outside the graph), from the
+ * batch's mean and invstd: the variance is 1/invstd² − eps (biased), times `unbias` for
+ * runningVar. On the host, per element in float64; where the statistics are device storage, as
+ * tensor ops on the device whose result is copied into the running tensors' own storage (they
+ * keep their identity; nothing is read back).
+ */
+function updateRunningStats(runningMean: Tensor | null, runningVar: Tensor | null, meanS: Tensor, invstd: Tensor, momentum: number | Tensor, eps: number, unbias: number): void {
+  if (runningMean === null && runningVar === null) return;
+  const c = meanS.size;
+  if (!isDeviceStorage(meanS._buf)) {
+    if (typeof momentum !== "number") throw new Error("batchNorm: momentumTensor needs device storage (internal error)");
+    const mu = meanS.data, is = invstd.data;
+    if (runningMean !== null) {
+      const rm = runningMean.data;
+      for (let j = 0; j < c; j++) rm[j] = (1 - momentum) * rm[j]! + momentum * mu[j]!;
+    }
+    if (runningVar !== null) {
+      const rv = runningVar.data;
+      for (let j = 0; j < c; j++) {
+        const variance = 1 / (is[j]! * is[j]!) - eps; // biased
+        rv[j] = (1 - momentum) * rv[j]! + momentum * variance * unbias;
+      }
+    }
+    return;
+  }
+  const be = getBackend();
+  const keepW = typeof momentum === "number" ? 1 - momentum : sub(1, momentum);
+  const into = (running: Tensor, name: string, batch: Tensor): void => {
+    if (!isDeviceStorage(running._buf)) {
+      throw new DeviceError(`batchNorm: '${name}' is in host memory but the batch statistics were computed on the GPU (${be.name}); create the layer (or its running statistics) after switching to the device backend, or load them with loadStateDict.`);
+    }
+    const next = add(mul(running, keepW), mul(batch, momentum));
+    be.copyStrided(next.to(running.dtype)._buf, 0, [1], [c], running._buf);
+  };
+  if (runningMean !== null) into(runningMean, "runningMean", meanS);
+  if (runningVar !== null) into(runningVar, "runningVar", mul(sub(div(1, mul(invstd, invstd)), eps), unbias));
 }
 
 /**
