@@ -96,11 +96,28 @@ describe("chainrule: program and usage errors", () => {
     [["--loss", "mse"], "--loss", "softmax, svm"],
     [["--dtype", "int32"], "--dtype", "float32, float64"],
     [["--progress", "fancy"], "--progress", "bar, lines, json, none"],
+    [["--backend", "cuda"], "--backend", "wasm, js, webgpu"],
+    [["--backend", "webgpu", "--dtype", "float64"], "--backend webgpu", "float32"],
   ])("train %j is a usage error naming %s", async (args, option, hint) => {
     const { code, err } = await cli("train", ...args);
     expect(code).toBe(2);
     expect(err).toContain(option);
     expect(err).toContain(hint);
+  });
+
+  it("--backend js trains on the reference kernels; --backend webgpu without a GPU adapter fails saying why (exit 1)", async () => {
+    const js = await cli("train", "--backend", "js", "--dataset", "spiral", "--epochs", "2", "--progress", "none");
+    expect(js.code).toBe(0);
+    expect(js.out).toContain("backend:   js");
+    expect(js.out).toMatch(/test accuracy: /);
+    const gpu = await cli("train", "--backend", "webgpu", "--dataset", "spiral", "--epochs", "1", "--progress", "none");
+    if (gpu.code === 0) {
+      // A machine with a GPU (and Dawn's driver): it trained there.
+      expect(gpu.out).toContain("backend:   webgpu");
+    } else {
+      expect(gpu.code).toBe(1);
+      expect(gpu.err).toMatch(/--backend webgpu: backendReady\("webgpu"\): .*(no GPU adapter|not installed).*CPU backend stays in use/);
+    }
   });
 
   it("mnist-idx and cifar10 need --data-dir (exit code 2)", async () => {

@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
-import { data, manualSeed, optim, type DType, type nn } from "../../index.js";
+import { Tensor, backendReady, data, getBackend, manualSeed, optim, setBackend, type DType, type nn } from "../../index.js";
 import { save, writeFileAtomic } from "../../io/node-fs.js";
 import { Trainer, type EvaluateResult, type History, type ProgressMode } from "../../train/index.js";
 import {
@@ -43,6 +43,9 @@ export type OptimizerName = (typeof OPTIMIZERS)[number];
 export const PROGRESS_MODES = ["bar", "lines", "json", "none"] as const;
 
 export const DTYPES = ["float32", "float64"] as const;
+
+export const BACKENDS = ["wasm", "js", "webgpu"] as const;
+export type BackendName = (typeof BACKENDS)[number];
 
 export const SCHEDULES = ["constant", "cosine", "step"] as const;
 export type ScheduleName = (typeof SCHEDULES)[number];
@@ -116,6 +119,8 @@ export interface TrainCommandOptions {
   out?: string;
   resume?: string;
   progress?: ProgressMode;
+  /** The backend the model trains on (default: the library's, wasm where it loads). */
+  backend?: BackendName;
 }
 
 export interface TrainResult {
@@ -183,6 +188,16 @@ function toJson(value: unknown, indent = true): string {
 }
 
 export async function trainAction(opts: TrainCommandOptions, io: CliIO): Promise<TrainResult> {
+  // --backend applies to this run only: the library's backend is restored afterwards.
+  const previous = getBackend().name;
+  try {
+    return await trainOn(opts, io);
+  } finally {
+    setBackend(previous);
+  }
+}
+
+async function trainOn(opts: TrainCommandOptions, io: CliIO): Promise<TrainResult> {
   const started = performance.now();
   const mode: ProgressMode = opts.progress ?? (io.isTTY ? "bar" : "lines");
   // In JSON mode stdout carries only JSON lines; the human-readable text goes to stderr.
@@ -204,6 +219,19 @@ export async function trainAction(opts: TrainCommandOptions, io: CliIO): Promise
   const epochs = opts.epochs ?? (modelKind === "cnn" ? CNN_DEFAULT_EPOCHS : DEFAULT_EPOCHS)[opts.dataset];
   const lr = opts.lr ?? defaultLr(opts.optimizer, opts.dataset, modelKind);
   const dtype = opts.dtype;
+  const onGpu = opts.backend === "webgpu";
+  if (onGpu && dtype === "float64") throw new UsageError("--backend webgpu trains in float32 (WebGPU has no float64); drop --dtype float64 or use --backend wasm.");
+  if (onGpu && opts.resume !== undefined) throw new UsageError("--resume needs per-epoch checkpoints, which --backend webgpu does not write yet; resume on --backend wasm.");
+  const cpuBackend = getBackend().name;
+  if (onGpu) {
+    try {
+      await backendReady("webgpu");
+    } catch (e) {
+      throw new CliError(`--backend webgpu: ${(e as Error).message}`);
+    }
+  } else if (opts.backend !== undefined) {
+    setBackend(opts.backend);
+  }
 
   const t0 = performance.now();
   const prepared = prepareData({
@@ -226,7 +254,9 @@ export async function trainAction(opts: TrainCommandOptions, io: CliIO): Promise
       ? { model: "cnn", sizes: [prepared.features, classes.length], activation: opts.activation, loss: opts.loss, layers: layers!, input: [image.channels, image.height, image.width] }
       : { model: "mlp", sizes: [prepared.features, ...opts.hidden, classes.length], activation: opts.activation, loss: opts.loss };
   manualSeed(opts.seed);
-  const model = buildModel(architecture, { dtype });
+  // The data stays in host memory (batches are uploaded per step); the model lives on the GPU.
+  if (onGpu) setBackend("webgpu");
+  let model = buildModel(architecture, { dtype });
   const optimizer = makeOptimizer(opts.optimizer, model.parameters(), { lr, momentum: opts.momentum, weightDecay: opts.weightDecay });
   const scheduler = makeScheduler(opts.lrSchedule, optimizer, epochs);
   // Convnets train on augmented batches (unless --no-augment): random shifts by up to 2 pixels
@@ -243,6 +273,7 @@ export async function trainAction(opts: TrainCommandOptions, io: CliIO): Promise
   );
   info(`model:     ${describeArchitecture(architecture)} (${model.numParameters()} parameters, ${dtype}), ${opts.loss === "softmax" ? "softmax cross-entropy" : "multiclass SVM"} loss\n`);
   info(`optimizer: ${describeOptimizer(opts.optimizer, lr, opts.momentum, opts.weightDecay)}, ${opts.lrSchedule === "constant" ? "constant lr" : `${opts.lrSchedule} lr schedule`}, batch ${opts.batchSize}, ${epochs} epochs, seed ${opts.seed}\n`);
+  if (opts.backend !== undefined) info(`backend:   ${getBackend().name}${onGpu ? " (GPU; checkpoints are not written per epoch on this backend, model.safetensors is)" : ""}\n`);
 
   const trainer = new Trainer({
     model,
@@ -252,7 +283,7 @@ export async function trainAction(opts: TrainCommandOptions, io: CliIO): Promise
     ...(valLoader ? { valLoader } : {}),
     epochs,
     ...(scheduler ? { scheduler } : {}),
-    ...(opts.out !== undefined ? { checkpointDir: opts.out } : {}),
+    ...(opts.out !== undefined && !onGpu ? { checkpointDir: opts.out } : {}),
     progress: mode,
     log: (line: string) => io.out(`${line}\n`),
     stream: io.stream ?? { write: (s: string) => io.out(s), isTTY: io.isTTY },
@@ -261,8 +292,25 @@ export async function trainAction(opts: TrainCommandOptions, io: CliIO): Promise
     trainer.loadCheckpoint(opts.resume);
     info(`resumed:   ${opts.resume} (after epoch ${trainer.epoch} of ${epochs})\n`);
   }
-  const history = trainer.fit();
-  const result = trainer.evaluate(testLoader);
+  let history: History;
+  let result: EvaluateResult;
+  if (onGpu) {
+    try {
+      history = await trainer.fitAsync();
+      result = await trainer.evaluateAsync(testLoader);
+      // The files below are written from host copies of the weights, in a CPU model.
+      const weights: Record<string, Tensor> = {};
+      for (const [name, t] of Object.entries(model.stateDict())) weights[name] = Tensor.fromStorage((await t.dataAsync()).slice(), t.shape, t.dtype);
+      setBackend(cpuBackend);
+      model = buildModel(architecture, { dtype });
+      model.loadStateDict(weights);
+    } finally {
+      setBackend(cpuBackend);
+    }
+  } else {
+    history = trainer.fit();
+    result = trainer.evaluate(testLoader);
+  }
   const wallSeconds = (performance.now() - started) / 1000;
   const correct = Math.round(result.accuracy * result.samples);
   info(`\ntest accuracy: ${percent(result.accuracy)} (${correct}/${result.samples} held-out test samples), test loss ${result.loss.toFixed(4)}\n`);
@@ -364,6 +412,7 @@ export const trainCommand: CliCommand = {
       .addOption(new Option("--dtype <dtype>", "dtype of the parameters and inputs").choices(DTYPES).default("float32"))
       .option("--out <dir>", "write model.safetensors, history.json, curves.svg, weights.png (image data) and checkpoint.safetensors here")
       .option("--resume <checkpoint>", "continue from a checkpoint.safetensors written by an earlier --out run (same options)")
+      .addOption(new Option("--backend <name>", "where to train: wasm (WebAssembly SIMD, the default), js (the reference kernels) or webgpu (the GPU: Node needs the optional `webgpu` package)").choices(BACKENDS))
       .addOption(new Option("--progress <mode>", "per-epoch output: a live bar, one line per epoch, JSON lines, or none (default: bar on a terminal, else lines)").choices(PROGRESS_MODES))
       .action(async (opts: TrainCommandOptions) => {
         await trainAction(opts, io);
