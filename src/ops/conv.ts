@@ -1,13 +1,14 @@
 import { deviceActive } from "../tensor/storage.js";
 import { getBackend } from "../backend/index.js";
 import type { Window2d } from "../backend/backend.js";
+import type { WebGpuBackend } from "../backend/webgpu/backend.js";
 import type { InputGrads } from "../autograd/node.js";
 import { defineOp } from "../autograd/define-op.js";
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
-import { allocate, allocateUninit, promoteTypes, type DType, type FloatStorage } from "../tensor/dtype.js";
+import { allocate, allocateUninit, promoteTypes, type DType, type FloatStorage, type Storage } from "../tensor/dtype.js";
 import { Tensor, assertTensor } from "../tensor/tensor.js";
 import { sum } from "./reduce.js";
-import { gather, reshape } from "./shape-ops.js";
+import { reshape } from "./shape-ops.js";
 
 // Convolution as a matrix product (im2col) and pooling, NCHW as in PyTorch.
 //
@@ -412,17 +413,47 @@ const maxPool2dBackwardOp = defineOp<[Tensor, Tensor, PoolSpec], [Tensor, PoolSp
   name: "maxPool2dBackward",
   forward(ctx, gradOut, indices, s) {
     const { g } = s;
-    const dx = allocate(gradOut.dtype, g.c * g.h * g.w);
-    getBackend().scatterAdd(gradOut._buf, indices._buf as Int32Array, g.c, g.h * g.w, g.outH * g.outW, 1, dx, false);
+    const be = getBackend();
+    let dx: Storage;
+    if (be.name === "webgpu") {
+      // One thread per input element summing the windows whose maximum it is (deterministic,
+      // where a scatter by the indices would need atomics for overlapping windows).
+      dx = allocateUninit(gradOut.dtype, g.c * g.h * g.w);
+      (be as WebGpuBackend).conv.maxPool2dBackward(gradOut._buf as FloatStorage, indices._buf as Int32Array, g, dx as FloatStorage);
+    } else {
+      dx = allocate(gradOut.dtype, g.c * g.h * g.w);
+      be.scatterAdd(gradOut._buf, indices._buf as Int32Array, g.c, g.h * g.w, g.outH * g.outW, 1, dx, false);
+    }
     ctx.save([indices, s]);
     return Tensor.fromStorage(dx, s.inShape, gradOut.dtype);
   },
   backward(ctx, gg): InputGrads {
     const [indices, s] = ctx.saved;
-    const picked = gather(reshape(gg, [s.g.c, s.g.h * s.g.w]), 1, indices);
-    return [reshape(picked, s.outShape), null];
+    return [maxPool2dGatherOp(gg, indices, s), null];
   },
   describe: (_g, _i, s) => describePool(s),
+});
+
+/**
+ * The adjoint of maxPool2dBackward: each window's value of a [N, C, H, W] tensor at its argmax
+ * (a gather by the saved indices, valid by construction, so never checked on the host: they
+ * may live on the GPU); its backward scatters again.
+ */
+const maxPool2dGatherOp = defineOp<[Tensor, Tensor, PoolSpec], [Tensor, PoolSpec]>({
+  name: "maxPool2dGather",
+  forward(ctx, x, indices, s) {
+    const { g } = s;
+    const m = g.outH * g.outW;
+    const out = allocateUninit(x.dtype, g.c * m);
+    getBackend().gather(x._buf, indices._buf as Int32Array, g.c, g.h * g.w, m, 1, out, false);
+    ctx.save([indices, s]);
+    return Tensor.fromStorage(out, s.outShape, x.dtype);
+  },
+  backward(ctx, gg): InputGrads {
+    const [indices, s] = ctx.saved;
+    return [maxPool2dBackwardOp(gg, indices, s), null];
+  },
+  describe: (_x, _i, s) => describePool(s),
 });
 
 const avgPool2dOp = defineOp<[Tensor, PoolSpec], PoolSpec>({

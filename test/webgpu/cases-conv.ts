@@ -72,6 +72,16 @@ add({
     return [y, x.grad!, z];
   },
 });
+add({
+  name: "maxPool2d second order (its backward's backward gathers by the indices)",
+  run: (g) => {
+    const x = leaf(g, [2, 2, 7, 7]);
+    const y = F.maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1 });
+    const [gx] = cr.gradients(y.square().sum(), [x], { createGraph: true });
+    gx!.mul(randn(g, [2, 2, 7, 7])).sum().backward();
+    return [gx!, x.grad!];
+  },
+});
 const AVGPOOLS: [string, number[], cr.AvgPool2dOptions][] = [
   ["2×2 (non-overlapping)", [2, 3, 8, 8], { kernelSize: 2 }],
   ["3×3 stride 2 padding 1, countIncludePad", [2, 2, 9, 9], { kernelSize: 3, stride: 2, padding: 1 }],

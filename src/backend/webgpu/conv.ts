@@ -66,6 +66,17 @@ export function convKernels(be: WebGpuBackend) {
       be.run("maxPool2d", K.maxPool2dKernel, words(total, g), [x, { w: out }, { w: s(indices) }], grid1d(total));
     },
 
+    /**
+     * Max pooling's backward (not in the Backend interface: ops/conv.ts calls it on this
+     * backend in place of scatterAdd by the indices): writes every element of gradIn [c, h, w].
+     */
+    maxPool2dBackward(gy: FloatStorage, indices: Int32Array, g: Window2d, gx: FloatStorage): void {
+      const total = g.c * g.h * g.w;
+      if (total === 0) return;
+      f32("maxPool2dBackward", gy, gx);
+      be.run("maxPool2dBackward", K.maxPool2dBackwardKernel, words(total, g), [gy, s(indices), { w: gx }], grid1d(total));
+    },
+
     avgPool2d(x: FloatStorage, g: Window2d, out: FloatStorage, countIncludePad: boolean): void {
       const total = g.c * g.outH * g.outW;
       if (total === 0) return;

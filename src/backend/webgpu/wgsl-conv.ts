@@ -234,6 +234,47 @@ ${MAIN_1D}
 }`;
 }
 
+/**
+ * Max pooling's backward, one thread per INPUT element: the sum of gradOut over the windows
+ * whose saved maximum (indices) is this element, in output order, as the reference's scatter
+ * adds them (no atomics: the same result on every run, overlapping windows included). Windows
+ * that contain it: output row oi with oi·strideH − padH + a·dilH = its row for a tap a (a from
+ * the last, so oi ascends), likewise columns. P: [c·h·w, geometry].
+ */
+export function maxPool2dBackwardKernel(): string {
+  return `${HEADER}
+@group(0) @binding(1) var<storage, read> G: array<f32>;
+@group(0) @binding(2) var<storage, read> I: array<i32>;
+@group(0) @binding(3) var<storage, read_write> D: array<f32>;
+${MAIN_1D}
+  if (i >= P[0]) { return; }
+  ${GEOMETRY}
+  let hw = u32(h * w);
+  let plane = i / hw;
+  let q = i % hw;
+  let me = i32(q);
+  let r = i32(q / u32(w));
+  let col = i32(q % u32(w));
+  let gBase = plane * u32(outH * outW);
+  var acc = 0.0;
+  for (var a = kh - 1; a >= 0; a = a - 1) {
+    let t = r + pH - a * dH;
+    if (t < 0 || t % sH != 0) { continue; }
+    let oi = t / sH;
+    if (oi >= outH) { continue; }
+    for (var b = kw - 1; b >= 0; b = b - 1) {
+      let u = col + pW - b * dW;
+      if (u < 0 || u % sW != 0) { continue; }
+      let oj = u / sW;
+      if (oj >= outW) { continue; }
+      let o = gBase + u32(oi * outW + oj);
+      if (I[o] == me) { acc = acc + G[o]; }
+    }
+  }
+  D[i] = acc;
+}`;
+}
+
 /** Average pooling's window along one axis: [in-plane lo, in-plane hi, padded size] (the reference's avgWindow). */
 const AVG_WINDOW = /* wgsl */ `
 fn avgWindow(i: i32, n: i32, k: i32, stride: i32, pad: i32) -> vec3<i32> {

@@ -162,7 +162,8 @@ const normOp = defineOp<[Tensor, Tensor | null, Tensor | null, NormSpec], NormSa
  *
  * - Training: μ and σ² are the batch statistics over every axis but 1, with the BIASED
  *   variance (divide by the count n); gradients flow through μ and σ². If `runningMean` /
- *   `runningVar` are given they are updated IN PLACE (their `.data`, outside the graph):
+ *   `runningVar` are given they are updated IN PLACE (their storage, outside the graph; on a
+ *   device by kernels, nothing read back):
  *   running ← (1 − momentum)·running + momentum·batch, with the UNBIASED variance σ²·n/(n − 1)
  *   for runningVar, exactly as PyTorch. Needs n > 1 (ValueError otherwise).
  * - Eval: normalises with `runningMean` and `runningVar` (both required).
