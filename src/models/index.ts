@@ -151,6 +151,11 @@ export function toBytes(model: nn.Module, meta: ModelMetadata): Uint8Array {
   return stateDictToBytes(model, { metadata: encodeMetadata(meta) });
 }
 
+/** toBytes on every backend, including a model on the GPU (webgpu), whose weights are read back first. */
+export async function toBytesAsync(model: nn.Module, meta: ModelMetadata): Promise<Uint8Array> {
+  return stateDictToBytes(await model.stateDictAsync(), { metadata: encodeMetadata(meta) });
+}
+
 /**
  * Rebuilds a model from a model.safetensors (from `chainrule train --out` or `toBytes`): the
  * architecture from its metadata, then the weights. `source` names the file in errors.

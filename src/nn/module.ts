@@ -234,6 +234,17 @@ export abstract class Module {
   }
 
   /**
+   * The state dict as host copies (`await model.stateDictAsync()`), on every backend: what
+   * saving a model that lives on the GPU (webgpu) needs, since its tensors' values come back
+   * asynchronously. The copies have storage of their own.
+   */
+  async stateDictAsync(): Promise<StateDict> {
+    const out: StateDict = {};
+    for (const [name, t] of Object.entries(this.stateDict())) out[name] = Tensor.fromStorage((await t.dataAsync()).slice(), t.shape, t.dtype);
+    return out;
+  }
+
+  /**
    * Copies values from a state dict into this model's parameters and buffers (converting the
    * dtype if needed). Wrongly shaped entries are always an error; missing or unexpected names are
    * an error unless `{ strict: false }`, which returns them instead. A tensor shared by several

@@ -122,6 +122,39 @@ describe.skipIf(!haveBrowser)("web: digits", () => {
     }
   }, 150_000);
 
+  it("with the GPU switch, trains the MLP on WebGPU (SwiftShader here): accuracy, templates, drawing, and a saved file whose predictions Node reproduces", async () => {
+    const opened = await openPage("digits.html");
+    const { page } = opened;
+    const dir = mkdtempSync(join(tmpdir(), "chainrule-digits-gpu-"));
+    try {
+      expect(await page.isVisible("#gpu-row")).toBe(true);
+      await page.check("#gpu");
+      await page.fill("#epochs", "1");
+      await page.click("#start");
+      await page.waitForFunction(() => document.querySelector<HTMLElement>("#accuracy")!.dataset.value !== "" && document.querySelector("#start")!.textContent === "Start", undefined, { timeout: 120_000 });
+      expect(await page.textContent("#loaded")).toContain("on the webgpu backend");
+      const accuracy = Number(await page.getAttribute("#accuracy", "data-value"));
+      console.log(`digits page on webgpu: MLP test accuracy after 1 epoch ${(100 * accuracy).toFixed(2)}%; ${await page.textContent("#progress")}`);
+      expect(accuracy).toBeGreaterThan(0.85);
+      expect((await confusion(page)).flat().reduce((a, b) => a + b, 0)).toBe(2000);
+      await drawSeven(page);
+      await page.waitForFunction(() => document.querySelectorAll("#probs li").length === 10 || document.querySelector("#error")!.textContent !== "");
+      expect(await page.textContent("#error")).toBe("");
+      const probs = await page.$$eval("#probs li", (lis) => lis.map((li) => Number((li as HTMLElement).dataset.p)));
+      expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      const before = await predictTest(page, 100);
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click("#save")]);
+      const file = join(dir, "model.safetensors");
+      await download.saveAs(file);
+      const { model } = models.fromBytes(readFileSync(file));
+      expect(nodePredictions(model, loadMnist().test, 100)).toEqual(before.labels);
+      expectNoErrors(opened);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await opened.close();
+    }
+  }, 180_000);
+
   it("loads a model made by `chainrule train` on one thread (/plain/), at a phone's width; refuses a file without chainrule's metadata", async () => {
     const dir = mkdtempSync(join(tmpdir(), "chainrule-digits-cli-"));
     const opened = await openPage("digits.html", { isolated: false, viewport: { width: 390, height: 844 } });

@@ -64,7 +64,8 @@ export async function startSite(): Promise<void> {
   const { chromium } = await import("playwright-core");
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+    // --enable-unsafe-webgpu: WebGPU for the digits page's GPU switch (SwiftShader where there is no GPU).
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-webgpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
   });
 }
 

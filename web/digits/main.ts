@@ -19,6 +19,8 @@ const el = {
   model: $<HTMLSelectElement>("#model"),
   epochs: $<HTMLInputElement>("#epochs"),
   seed: $<HTMLInputElement>("#seed"),
+  gpu: $<HTMLInputElement>("#gpu"),
+  gpuRow: $("#gpu-row"),
   start: $<HTMLButtonElement>("#start"),
   pause: $<HTMLButtonElement>("#pause"),
   save: $<HTMLButtonElement>("#save"),
@@ -225,7 +227,7 @@ const pad = new DrawPad(el.pad, () => {
 function start(): void {
   showError("");
   if (state === "paused") send({ type: "resume" });
-  else send({ type: "start", kind: kind(), epochs: epochCount(), seed: seedValue() });
+  else send({ type: "start", kind: kind(), epochs: epochCount(), seed: seedValue(), backend: el.gpu.checked ? "webgpu" : "wasm" });
   setState("running");
 }
 
@@ -274,6 +276,8 @@ el.epochs.addEventListener("input", () => {
 });
 el.seed.addEventListener("input", showRecipe);
 el.start.addEventListener("click", start);
+// The GPU switch, where the browser has WebGPU (the worker falls back to the CPU, saying so, if no adapter opens).
+el.gpuRow.hidden = !("gpu" in navigator);
 el.pause.addEventListener("click", () => send({ type: "pause" }));
 el.save.addEventListener("click", () => void save().catch((e: Error) => showError(e.message)));
 el.load.addEventListener("change", () => void load().catch((e: Error) => showError(e.message)));

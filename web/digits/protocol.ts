@@ -16,7 +16,7 @@ export interface SplitOptions {
 export type ToWorker =
   | { type: "init"; digitsUrl: string }
   /** A fresh run: new weights (seeded), optimizer and schedule. */
-  | { type: "start"; kind: ModelKind; epochs: number; seed: number }
+  | { type: "start"; kind: ModelKind; epochs: number; seed: number; backend?: "wasm" | "webgpu" }
   | { type: "resume" }
   | { type: "pause" }
   /** Class probabilities of a 28×28 input (784 pixels in [0, 1]). */

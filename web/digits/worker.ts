@@ -4,7 +4,7 @@
  * (protocol.ts). It yields to its message queue every ~50 ms of work, so pause, predict and save
  * are answered while it trains.
  */
-import { backendReady, data, getBackend, getNumThreads, manualSeed, models, nn, noGrad, optim, tensor, tidy, type Tensor } from "chainrule";
+import { backendReady, data, getBackend, getNumThreads, manualSeed, models, nn, noGrad, optim, setBackend, tensor, tidy, type Tensor } from "chainrule";
 import { MNIST_CLASSES_NAMES, fetchDigits, splitDigits } from "../shared/digits.js";
 import type { Evaluation, FromWorker, LayerImage, SplitOptions, ToWorker } from "./protocol.js";
 import { BATCH_SIZE, MOMENTUM, RECIPES, TEST_SIZE, TRAIN_SIZE, WEIGHT_DECAY, type ModelKind } from "./recipe.js";
@@ -66,19 +66,22 @@ function split(o: SplitOptions): Promise<{ train: data.TensorDataset; test: data
 /** Lets queued messages (pause, predict) run. */
 const yieldToMessages = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** The first Linear or Conv2d layer's weights, as images. */
-function firstLayer(model: nn.Sequential): LayerImage | undefined {
+/**
+ * The first Linear or Conv2d layer's weights, as images. Every read is asynchronous
+ * (dataAsync): on the webgpu backend the weights live on the GPU; elsewhere it resolves at once.
+ */
+async function firstLayer(model: nn.Sequential): Promise<LayerImage | undefined> {
   for (const m of model.modules()) {
     if (m instanceof nn.Linear || m instanceof nn.Conv2d) {
       const w = m.weight;
-      return { kind: m instanceof nn.Linear ? "templates" : "filters", shape: [...w.shape], weights: Float32Array.from(w.data as ArrayLike<number>) };
+      return { kind: m instanceof nn.Linear ? "templates" : "filters", shape: [...w.shape], weights: Float32Array.from((await w.dataAsync()) as ArrayLike<number>) };
     }
   }
   return undefined;
 }
 
-function postLayer(model: nn.Sequential): void {
-  const layer = firstLayer(model);
+async function postLayer(model: nn.Sequential): Promise<void> {
+  const layer = await firstLayer(model);
   if (layer) post({ type: "layer", layer }, [layer.weights.buffer]);
 }
 
@@ -97,19 +100,22 @@ async function evaluate(model: nn.Sequential, test: data.TensorDataset, lossFn: 
   let correct = 0;
   for (const [x, y] of new data.DataLoader(test, { batchSize: 500 })) {
     model.eval();
-    lossSum += tidy(() =>
+    // The reads start inside the scope (their copies are queued), and are awaited after it.
+    const reads = tidy(() =>
       noGrad(() => {
         const scores = model.forward(x);
-        const s = scores.data;
-        for (let i = 0; i < y.size; i++) {
-          const label = y.data[i]!;
-          const p = argmax(s, i, k);
-          confusion[label]![p]! += 1;
-          if (p === label) correct++;
-        }
-        return lossFn(scores, y).item() * y.size;
+        return { scores: scores.dataAsync(), loss: lossFn(scores, y).itemAsync() };
       }),
     );
+    const s = await reads.scores;
+    const labels = y.data;
+    for (let i = 0; i < y.size; i++) {
+      const label = labels[i]!;
+      const p = argmax(s, i, k);
+      confusion[label]![p]! += 1;
+      if (p === label) correct++;
+    }
+    lossSum += (await reads.loss) * y.size;
     await yieldToMessages();
   }
   return { accuracy: correct / test.length, loss: lossSum / test.length, confusion, samples: test.length };
@@ -118,8 +124,26 @@ async function evaluate(model: nn.Sequential, test: data.TensorDataset, lossFn: 
 /** The CLI's convnet augmentation: a random 28×28 crop of the 2-padded digit (shifts of up to 2 pixels). */
 const shift: data.BatchTransform = ([x, y], generator) => [data.randomCrop(x.reshape([-1, 1, 28, 28]), [28, 28], { padding: 2, generator }).reshape(x.shape), y];
 
-async function start(kind: ModelKind, epochs: number, seed: number): Promise<void> {
+/** Where the run trains: "webgpu" where asked for and the browser has it, else the wasm backend. */
+async function useBackend(name: "wasm" | "webgpu"): Promise<string | undefined> {
+  if (name === "webgpu") {
+    try {
+      await backendReady("webgpu");
+      setBackend("webgpu");
+      return undefined;
+    } catch (e) {
+      setBackend(cpuBackend);
+      return `WebGPU is not available here (${(e as Error).message.split(". ")[0]}); training on the ${cpuBackend} backend.`;
+    }
+  }
+  setBackend(cpuBackend);
+  return undefined;
+}
+
+async function start(kind: ModelKind, epochs: number, seed: number, backendName: "wasm" | "webgpu"): Promise<void> {
   running = false;
+  const note = await useBackend(backendName);
+  if (note) post({ type: "status", text: note });
   const recipe = RECIPES[kind];
   const options: SplitOptions = { trainSize: TRAIN_SIZE, testSize: TEST_SIZE, seed };
   const { train, test } = await split(options);
@@ -136,12 +160,12 @@ async function start(kind: ModelKind, epochs: number, seed: number): Promise<voi
   current = { model, meta, split: options, test };
   run = { kind, epochs, optimizer, scheduler, loader, lossFn: models.lossFunction(recipe.architecture.loss), epoch: 0, batches: undefined, batch: 0, step: 0, lossSum: 0, samples: 0, trainSeconds: 0, evalSeconds: 0 };
   post({ type: "run", kind, backend: getBackend().name, describe: models.describeArchitecture(recipe.architecture), parameters: model.numParameters(), batches: loader.length, epochs, threads: getNumThreads() });
-  postLayer(model);
+  await postLayer(model);
   await trainLoop(run, current);
 }
 
-/** One SGD step on the next batch: its loss and size, or null at the end of the epoch. */
-function trainStep(r: Run, model: nn.Sequential): { loss: number; n: number } | null {
+/** One SGD step on the next batch: its loss (read asynchronously: on the GPU too) and size, or null at the end of the epoch. */
+function trainStep(r: Run, model: nn.Sequential): { loss: Promise<number>; n: number } | null {
   return tidy(() => {
     const next = r.batches!.next();
     if (next.done) return null;
@@ -151,7 +175,7 @@ function trainStep(r: Run, model: nn.Sequential): { loss: number; n: number } | 
     const loss = r.lossFn(model.forward(x), y);
     loss.backward();
     r.optimizer.step();
-    return { loss: loss.item(), n: y.size };
+    return { loss: loss.itemAsync(), n: y.size };
   });
 }
 
@@ -168,11 +192,12 @@ async function trainLoop(r: Run, c: Current): Promise<void> {
       Object.assign(r, { batch: 0, lossSum: 0, samples: 0, trainSeconds: 0 });
     }
     const t0 = performance.now();
-    const step = trainStep(r, c.model);
-    if (step === null) {
+    const queued = trainStep(r, c.model);
+    if (queued === null) {
       await endEpoch(r, c);
       continue;
     }
+    const step = { loss: await queued.loss, n: queued.n };
     const now = performance.now();
     r.trainSeconds += (now - t0) / 1000;
     r.batch++;
@@ -186,7 +211,7 @@ async function trainLoop(r: Run, c: Current): Promise<void> {
       lastPost = now;
     }
     if (now - lastLayer > 1000) {
-      postLayer(c.model);
+      await postLayer(c.model);
       lastLayer = now;
     }
     if (now - lastYield > 50) {
@@ -207,7 +232,7 @@ async function endEpoch(r: Run, c: Current): Promise<void> {
   r.batches = undefined;
   r.scheduler.step();
   post({ type: "epoch", epoch: r.epoch, epochs: r.epochs, trainLoss: r.lossSum / r.samples, trainSeconds: r.trainSeconds, test });
-  postLayer(c.model);
+  await postLayer(c.model);
 }
 
 function requireModel(what: string): Current {
@@ -216,10 +241,10 @@ function requireModel(what: string): Current {
 }
 
 /** softmax of the model's 10 scores for one 28×28 input. */
-function predict(pixels: Float32Array): number[] {
+async function predict(pixels: Float32Array): Promise<number[]> {
   const { model } = requireModel("predict");
   model.eval();
-  return tidy(() => noGrad(() => Array.from(model.forward(tensor(pixels, { shape: [1, 784] })).softmax(-1).data as ArrayLike<number>)));
+  return Array.from((await tidy(() => noGrad(() => ({ p: model.forward(tensor(pixels, { shape: [1, 784] })).softmax(-1).dataAsync() }))).p) as ArrayLike<number>);
 }
 
 async function load(bytes: ArrayBuffer, name: string): Promise<void> {
@@ -236,32 +261,30 @@ async function load(bytes: ArrayBuffer, name: string): Promise<void> {
   const options: SplitOptions = { trainSize: num(o.trainSize, TRAIN_SIZE), testSize: num(o.testSize, TEST_SIZE), seed: num(o.seed, 0) };
   const { test } = await split(options);
   current = { model, meta, split: options, test };
-  postLayer(model);
+  await postLayer(model);
   const evaluation = await evaluate(model, test, models.lossFunction(arch.loss));
   post({ type: "loaded", name, describe: models.describeArchitecture(arch), meta, split: options, test: evaluation });
 }
 
-function predictTest(count: number): number[] {
+async function predictTest(count: number): Promise<number[]> {
   const { model, test } = requireModel("predictTest");
   model.eval();
   const x = test.x.slice(0, 0, Math.min(count, test.length));
-  return tidy(() =>
-    noGrad(() => {
-      const s = model.forward(x).data;
-      return Array.from({ length: x.shape[0]! }, (_, i) => argmax(s, i, 10));
-    }),
-  );
+  const s = await tidy(() => noGrad(() => ({ s: model.forward(x).dataAsync() }))).s;
+  return Array.from({ length: x.shape[0]! }, (_, i) => argmax(s, i, 10));
 }
 
 async function sample(id: number): Promise<void> {
   const { test } = current ?? (await split({ trainSize: TRAIN_SIZE, testSize: TEST_SIZE, seed: 0 }));
   const i = Math.floor(Math.random() * test.length);
-  const pixels = Float32Array.from(test.x.slice(0, i, i + 1).data as ArrayLike<number>);
+  const pixels = Float32Array.from((test.x.data as Float32Array).subarray(i * 784, (i + 1) * 784));
   post({ type: "sample", id, pixels, label: test.y.data[i]! }, [pixels.buffer]);
 }
 
 /** The wasm backend finishes compiling before any message is handled (else the js reference would run). */
 const backend = backendReady();
+let cpuBackend = "wasm";
+void backend.then(() => (cpuBackend = getBackend().name));
 
 async function handle(msg: ToWorker): Promise<void> {
   await backend;
@@ -271,7 +294,7 @@ async function handle(msg: ToWorker): Promise<void> {
       void loadDigits().then(() => post({ type: "status", text: "digits loaded" }));
       return;
     case "start":
-      return start(msg.kind, msg.epochs, msg.seed);
+      return start(msg.kind, msg.epochs, msg.seed, msg.backend ?? "wasm");
     case "resume":
       if (run && current && !running) return trainLoop(run, current);
       return;
@@ -279,20 +302,20 @@ async function handle(msg: ToWorker): Promise<void> {
       running = false;
       return;
     case "predict":
-      post({ type: "probs", id: msg.id, probs: predict(msg.pixels) });
+      post({ type: "probs", id: msg.id, probs: await predict(msg.pixels) });
       return;
     case "sample":
       return sample(msg.id);
     case "save": {
       const c = requireModel("save");
-      const bytes = models.toBytes(c.model, c.meta);
+      const bytes = await models.toBytesAsync(c.model, c.meta);
       post({ type: "saved", id: msg.id, bytes }, [bytes.buffer]);
       return;
     }
     case "load":
       return load(msg.bytes, msg.name);
     case "predictTest":
-      post({ type: "predicted", id: msg.id, labels: predictTest(msg.count), split: requireModel("predictTest").split });
+      post({ type: "predicted", id: msg.id, labels: await predictTest(msg.count), split: requireModel("predictTest").split });
       return;
   }
 }

@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
-import { Tensor, backendReady, data, getBackend, manualSeed, optim, setBackend, type DType, type nn } from "../../index.js";
+import { backendReady, data, getBackend, manualSeed, optim, setBackend, type DType, type nn } from "../../index.js";
 import { save, writeFileAtomic } from "../../io/node-fs.js";
 import { Trainer, type EvaluateResult, type History, type ProgressMode } from "../../train/index.js";
 import {
@@ -299,8 +299,7 @@ async function trainOn(opts: TrainCommandOptions, io: CliIO): Promise<TrainResul
       history = await trainer.fitAsync();
       result = await trainer.evaluateAsync(testLoader);
       // The files below are written from host copies of the weights, in a CPU model.
-      const weights: Record<string, Tensor> = {};
-      for (const [name, t] of Object.entries(model.stateDict())) weights[name] = Tensor.fromStorage((await t.dataAsync()).slice(), t.shape, t.dtype);
+      const weights = await model.stateDictAsync();
       setBackend(cpuBackend);
       model = buildModel(architecture, { dtype });
       model.loadStateDict(weights);
