@@ -242,6 +242,22 @@ function convWeightGrad(x: Tensor, gradOut: Tensor, s: ConvSpec): Tensor {
   const { ck, og, l } = groupSizes(s);
   const be = getBackend();
   const dtype = x.dtype;
+  if (be.name === "webgpu") {
+    // One product per image, dy_n [og, L] · cols_nᵀ [L, ck] (a batched matmul: N·⌈ck/64⌉·⌈og/64⌉
+    // workgroups, where one product over all N·L columns has only ⌈ck/64⌉·⌈og/64⌉), then
+    // the sum over the images. dy is gradOut as it is ([N, O, L]).
+    const gpu = be as WebGpuBackend;
+    const ckAll = g.c * g.kh * g.kw;
+    const cols = scratch(dtype, n * ckAll * l);
+    gpu.conv.im2colImages(x._buf as FloatStorage, g, cols, n);
+    const partial = scratch(dtype, n * o * ck);
+    for (let k = 0; k < groups; k++) gpu.matmulBatch(gradOut._buf, k * og * l, o * l, cols, k * ck * l, ckAll * l, partial, k * og * ck, o * ck, n, og, l, ck, false, true);
+    release(cols);
+    const dw = allocateUninit(dtype, o * ck) as FloatStorage;
+    be.reduce("sum", partial, 1, n, o * ck, dw);
+    release(partial);
+    return Tensor.fromStorage(dw, [o, g.c / groups, g.kh, g.kw], dtype);
+  }
   const nl = n * l;
   const dy = channelsFirst(gradOut, s);
   const cols = batchCols(x._buf as FloatStorage, s, dtype);

@@ -32,7 +32,19 @@ export function convKernels(be: WebGpuBackend) {
       const total = g.c * g.kh * g.kw * images * g.outH * g.outW;
       if (total === 0) return;
       f32("im2col", x, cols);
-      be.run("im2col", K.im2colKernel, words(total, g, xOffset, colsOffset, images), [x, { w: cols }], grid1d(total));
+      be.run("im2col", () => K.im2colKernel(false), words(total, g, xOffset, colsOffset, images), [x, { w: cols }], grid1d(total));
+    },
+
+    /**
+     * im2col of a batch into one [c·kh·kw, outH·outW] matrix per image, one after the other
+     * ([images, c·kh·kw, outH·outW]; not in the Backend interface: ops/conv.ts' weight gradient
+     * on this backend, a batched product per image).
+     */
+    im2colImages(x: FloatStorage, g: Window2d, cols: FloatStorage, images: number): void {
+      const total = g.c * g.kh * g.kw * images * g.outH * g.outW;
+      if (total === 0) return;
+      f32("im2col", x, cols);
+      be.run("im2col:images", () => K.im2colKernel(true), words(total, g, 0, 0, images), [x, { w: cols }], grid1d(total));
     },
 
     col2im(cols: FloatStorage, colsOffset: number, g: Window2d, x: FloatStorage, xOffset: number, images: number): void {

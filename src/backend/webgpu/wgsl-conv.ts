@@ -39,10 +39,20 @@ fn ceilDivPos(a: i32, b: i32) -> i32 { if (a <= 0) { return 0; } return (a + b -
 // ------------------------------------------------------------------ im2col / col2im
 
 /**
- * The column matrix, one thread per element of cols ([c·kh·kw, images·outH·outW]).
- * P: [total, geometry, xOffset, colsOffset, images].
+ * The column matrix, one thread per element of cols: [c·kh·kw, images·outH·outW] (the
+ * Backend's layout), or with `imageMajor` [images, c·kh·kw, outH·outW] (one matrix per image,
+ * for batched products). P: [total, geometry, xOffset, colsOffset, images].
  */
-export function im2colKernel(): string {
+export function im2colKernel(imageMajor: boolean): string {
+  const locate = imageMajor
+    ? `let n = i / (ckk * l);
+  let row = (i / l) % ckk;
+  let p = i % l;`
+    : `let nl = images * l;
+  let row = i / nl;
+  let col = i % nl;
+  let n = col / l;
+  let p = col % l;`;
   return `${HEADER}
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
@@ -51,14 +61,11 @@ ${MAIN_1D}
   ${GEOMETRY}
   let xOff = P[14]; let cOff = P[15]; let images = P[16];
   let l = u32(outH * outW);
-  let nl = images * l;
-  let row = i / nl;
-  let col = i % nl;
-  let n = col / l;
-  let p = col % l;
+  let khw = u32(kh * kw);
+  let ckk = u32(c) * khw;
+  ${locate}
   let oi = i32(p / u32(outW));
   let oj = i32(p % u32(outW));
-  let khw = u32(kh * kw);
   let ch = row / khw;
   let t = row % khw;
   let a = i32(t / u32(kw));
