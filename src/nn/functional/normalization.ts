@@ -251,7 +251,7 @@ function updateRunningStats(runningMean: Tensor | null, runningVar: Tensor | nul
   const keepW = typeof momentum === "number" ? 1 - momentum : sub(1, momentum);
   const into = (running: Tensor, name: string, batch: Tensor): void => {
     if (!isDeviceStorage(running._buf)) {
-      throw new DeviceError(`batchNorm: '${name}' is in host memory but the batch statistics were computed on the GPU (${be.name}); create the layer (or its running statistics) after switching to the device backend, or load them with loadStateDict.`);
+      throw new DeviceError(`batchNorm: '${name}' is in host memory but the batch statistics were computed on the GPU (${be.name}); create the layer (or its running statistics) after switching to that backend, so that they live there too.`);
     }
     const next = add(mul(running, keepW), mul(batch, momentum));
     be.copyStrided(next.to(running.dtype)._buf, 0, [1], [c], running._buf);
