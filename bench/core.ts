@@ -13,6 +13,10 @@
  *
  *   npm run bench -- conv             # the convolution rows (conv/layer, conv/lenet/64, conv/cifar/64)
  *
+ *   npm run bench -- webgpu           # instead of these rows, the GPU benchmark (bench/webgpu.ts): chainrule's
+ *                                     #   webgpu backend vs TF.js' WebGPU backend and jax-js' webgpu device in
+ *                                     #   Chromium; words after it filter its rows; writes bench/RESULTS-webgpu.md
+ *
  * Row ids: matmul/128 … matmul/2048, matmul/512/transA, matmul/512/transB, elementwise/relu,
  * elementwise/exp, elementwise/add, elementwise/mulRow, graph, train/784-256-10/128,
  * train/784-256-10/512, train/3072-100-10/256, conv/layer, conv/lenet/64, conv/cifar/64; the
@@ -1411,6 +1415,12 @@ function targetNotes(rows: Row[], results: Map<Lib, Measured>[]): string[] {
 }
 
 async function main(): Promise<void> {
+  // "webgpu" among the arguments: the GPU benchmark instead of the CPU rows (bench/webgpu.ts).
+  if (process.argv.slice(2).some((a) => a.toLowerCase() === "webgpu")) {
+    const { webgpuBench } = await import("./webgpu.js");
+    await webgpuBench(process.argv.slice(2));
+    return;
+  }
   const filters = process.argv.slice(2).map((f) => f.toLowerCase()).filter((f) => f.length > 0);
   const rows = filters.length ? ROWS.filter((r) => filters.some((f) => r.id.toLowerCase().includes(f))) : ROWS;
   const memory = filters.length === 0 || filters.some((f) => "memory".includes(f));
