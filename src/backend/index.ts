@@ -62,7 +62,9 @@ if (wasmLoad.status === "ready") {
   wasmMissing = wasmLoad.reason;
 }
 
-if (requested !== undefined && requested !== "js" && requested !== "wasm") {
+if (requested === "webgpu") {
+  console.warn(`chainrule: CHAINRULE_BACKEND="webgpu" cannot be chosen at start-up (a GPU opens asynchronously); using "${active.name}". Call \`await backendReady("webgpu"); setBackend("webgpu")\` instead.`);
+} else if (requested !== undefined && requested !== "js" && requested !== "wasm") {
   console.warn(`chainrule: CHAINRULE_BACKEND="${requested}" names no backend ("js" or "wasm"); using "${active.name}".`);
 } else if (requested === "wasm" && wasmLoad.status === "unavailable") {
   console.warn(`chainrule: CHAINRULE_BACKEND="wasm", but the wasm backend is unavailable (${wasmMissing}); using "js".`);
@@ -124,6 +126,12 @@ let webgpuBackend: WebGpuBackend | undefined;
  * DeviceError that says why where no adapter exists; the active backend is left as it was.
  */
 function webgpuReady(): Promise<void> {
+  // A lost device (driver reset, destroy()) is replaced by a new one.
+  if (webgpuBackend?.rt.lost !== undefined && active !== webgpuBackend) {
+    webgpu = undefined;
+    webgpuBackend = undefined;
+    registry.delete("webgpu");
+  }
   webgpu ??= import("./webgpu/index.js").then((m) => m.createWebGpuBackend()).then((b) => {
     webgpuBackend = b;
     registry.set(b.name, b);

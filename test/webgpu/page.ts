@@ -89,34 +89,53 @@ async function apiChecks(): Promise<Record<string, unknown>> {
   return r;
 }
 
-/** A training loop on the device: memory stays flat (buffers reused), one submit per step. */
+/**
+ * Training steps on the device (600 by default, ?steps=N: the test passes CHAINRULE_WEBGPU_STEPS,
+ * e.g. 10000): memory stays flat (buffers reused), one submit per step. Sampled 10 times.
+ */
 async function memoryCheck(): Promise<Record<string, unknown>> {
   setBackend("webgpu");
   const g = new Generator(3);
-  const model = new nn.Sequential(new nn.Linear(64, 32, { generator: g }), new nn.ReLU(), new nn.Linear(32, 10, { generator: g }));
+  const model = new nn.Sequential(new nn.Linear(16, 32, { generator: g }), new nn.ReLU(), new nn.Linear(32, 4, { generator: g }));
   const opt = new optim.Adam(model.parameters(), { lr: 1e-2 });
-  const xs = cr.randn([512, 64], { generator: g });
-  const ys = tensor(Array.from({ length: 512 }, (_, i) => i % 10), { dtype: "int32" });
-  const loader = new cr.data.DataLoader(new cr.data.TensorDataset(xs, ys), { batchSize: 64, shuffle: true, seed: 4 });
+  const xs = cr.randn([320, 16], { generator: g });
+  const ys = tensor(Array.from({ length: 320 }, (_, i) => i % 4), { dtype: "int32" });
+  const loader = new cr.data.DataLoader(new cr.data.TensorDataset(xs, ys), { batchSize: 32, shuffle: true, seed: 4 });
   const created: number[] = [];
   const live: number[] = [];
+  const bytes: number[] = [];
   const submits: number[] = [];
-  let loss = 0;
-  for (let epoch = 0; epoch < 25; epoch++) {
+  const losses: number[] = [];
+  const t0 = performance.now();
+  let steps = 0;
+  let syncMs = 0;
+  const total = Number(new URLSearchParams(location.search).get("steps") ?? 600);
+  const every = total / 10;
+  for (let epoch = 0; steps < total; epoch++) {
+    loader.setEpoch(epoch);
+    let last: Promise<number> | undefined;
     for (const [x, y] of tidyEach(loader)) {
+      const s0 = performance.now();
       opt.zeroGrad(false);
       const l = nn.functional.crossEntropy(model.forward(x!), y!);
       l.backward();
       opt.step();
-      if (epoch === 24) loss = await l.itemAsync();
+      steps++;
+      syncMs += performance.now() - s0;
+      if (steps % every === 0) last = l.itemAsync();
     }
-    const s = memoryStats().webgpu!;
-    created.push(s.createdBuffers);
-    live.push(s.liveBuffers);
-    submits.push(s.submits);
+    if (last) {
+      losses.push(await last);
+      console.log(`memory check: ${steps} steps, ${((performance.now() - t0) / steps).toFixed(2)} ms/step, ${(syncMs / steps).toFixed(2)} ms/step queueing (JS), ${memoryStats().webgpu!.dispatches} dispatches`);
+      const s = memoryStats().webgpu!;
+      created.push(s.createdBuffers);
+      live.push(s.liveBuffers);
+      bytes.push(s.allocatedBytes);
+      submits.push(s.submits);
+    }
   }
   setBackend("js");
-  return { created, live, submits, loss };
+  return { steps, created, live, bytes, submits, losses, msPerStep: (performance.now() - t0) / steps };
 }
 
 /** Trainer.fitAsync and evaluateAsync on webgpu against fit() on js: the same history. */
@@ -158,6 +177,27 @@ async function trainerCheck(): Promise<Record<string, unknown>> {
   };
 }
 
+/** A lost device (here: destroyed) gives a DeviceError naming it, and backendReady opens a new one. */
+async function lostCheck(): Promise<Record<string, unknown>> {
+  setBackend("webgpu");
+  const x = tensor([1, 2, 3]);
+  const be = getBackend() as unknown as { rt: { device: GPUDevice; lost?: string } };
+  be.rt.device.destroy();
+  for (let i = 0; i < 50 && be.rt.lost === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+  let error = "";
+  try {
+    x.mul(2);
+  } catch (e) {
+    error = `${(e as Error).name}: ${(e as Error).message}`;
+  }
+  setBackend("js");
+  await backendReady("webgpu");
+  setBackend("webgpu");
+  const again = Array.from(await tensor([1, 2, 3]).mul(2).dataAsync());
+  setBackend("js");
+  return { error, again };
+}
+
 async function run(): Promise<Record<string, unknown>> {
   try {
     await backendReady("webgpu");
@@ -176,7 +216,8 @@ async function run(): Promise<Record<string, unknown>> {
       return { error: String((e as Error).stack ?? e) };
     }
   };
-  return { results, api: await guard(apiChecks), memory: await guard(memoryCheck), trainer: await guard(trainerCheck), tidyKept: tidy(() => 1) };
+  const out = { results, api: await guard(apiChecks), memory: await guard(memoryCheck), trainer: await guard(trainerCheck), tidyKept: tidy(() => 1), lost: await guard(lostCheck) };
+  return out;
 }
 
 run().then(

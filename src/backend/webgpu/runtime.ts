@@ -1,5 +1,5 @@
 /// <reference types="@webgpu/types" />
-import { DTypeError } from "../../errors.js";
+import { DTypeError, DeviceError } from "../../errors.js";
 import type { DType, Storage } from "../../tensor/dtype.js";
 import { DeviceStorage } from "../backend.js";
 
@@ -121,6 +121,8 @@ export class GpuRuntime {
   private arenaSlots: number;
   private params: Uint32Array;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Each pipeline's bind group layout (getBindGroupLayout makes a new object per call). */
+  private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
   /** Host arrays uploaded for the open encoder (inputs made from JavaScript data). */
   private uploads = new Map<Storage, PooledBuffer>();
   private temps: PooledBuffer[] = [];
@@ -130,6 +132,8 @@ export class GpuRuntime {
   filler: (s: GpuStorage, value: number) => void = () => {
     throw new Error("webgpu: no fill kernel (internal error)");
   };
+  /** Why the device was lost (a driver reset, the tab in the background for long, destroy()), once it was. */
+  lost: string | undefined;
   /** An uncaptured device error (validation, out of memory), reported at the next readback. */
   private deviceError: string | null = null;
 
@@ -140,6 +144,9 @@ export class GpuRuntime {
     this.registry = new FinalizationRegistry((buf) => {
       this.stats.collected++;
       this.recycle(buf);
+    });
+    void device.lost?.then((info) => {
+      this.lost = `${info.reason}${info.message ? `: ${info.message}` : ""}`;
     });
     device.addEventListener?.("uncapturederror", (e) => {
       const err = (e as GPUUncapturedErrorEvent).error;
@@ -251,6 +258,7 @@ export class GpuRuntime {
    * words at @binding(0) (a read-only storage array<u32>), `groups` workgroups (x, y).
    */
   dispatch(pipeline: GPUComputePipeline, params: ArrayLike<number>, bindings: readonly Binding[], groups: readonly [number, number?, number?]): void {
+    if (this.lost !== undefined) this.throwLost();
     if (params.length > SLOT_WORDS) throw new Error(`webgpu: ${params.length} parameter words exceed a slot (internal error)`);
     if (this.pending >= MAX_PENDING) this.flush();
     // Uploads first: one may flush, which must not happen after this dispatch's buffers are marked.
@@ -265,7 +273,9 @@ export class GpuRuntime {
       buf.epoch = this.epoch;
       entries.push({ binding: i + 1, resource: { buffer: buf.buffer } });
     }
-    const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    let layout = this.layouts.get(pipeline);
+    if (!layout) this.layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
+    const group = this.device.createBindGroup({ layout, entries });
     const pass = this.openPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, group);
@@ -305,8 +315,13 @@ export class GpuRuntime {
     this.uploads = new Map();
   }
 
+  private throwLost(): never {
+    throw new DeviceError(`webgpu: the GPU device was lost (${this.lost}); tensors on it are gone. Switch to a CPU backend (setBackend("wasm")), or open the GPU again with backendReady("webgpu") after setBackend("wasm"), and rebuild the model from saved weights.`);
+  }
+
   /** Reads device storage back to a host typed array of its dtype. */
   async read(s: GpuStorage): Promise<Storage> {
+    if (this.lost !== undefined) this.throwLost();
     const buf = s._buf;
     if (buf === null) throw new Error("webgpu: read of freed storage");
     const bytes = Math.max(4, s.length * 4);
