@@ -387,6 +387,8 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3
     workgroupBarrier();
   }
   let m = workgroupUniformLoad(&sv[0]);
+  // Every invocation has read sv[0] before any overwrites it with its partial sum below.
+  workgroupBarrier();
   if (isnan(m) || isinf(m)) {
     for (var j = l; j < cols; j = j + 256u) {
       let v = X[base + j];
