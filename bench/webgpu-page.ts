@@ -67,6 +67,8 @@ export interface CellResult {
   notRun?: string;
   /** Things worth a note (memory growth, leaked tensors). */
   notes?: string[];
+  /** chainrule only: kernel dispatches and command-buffer submits per timed iteration (memoryStats().webgpu; the readbacks' own submits included). */
+  perIteration?: { dispatches: number; submits: number; liveBefore: number; liveAfter: number };
 }
 
 export interface RowResult {
@@ -842,7 +844,11 @@ async function initLibraries(out: BenchResult, log: (s: string) => void): Promis
   try {
     await cr.backendReady("webgpu");
     have.add("chainrule");
-    out.libraryAdapters.chainrule = "chainrule requests the same adapter (powerPreference high-performance)";
+    // The name its runtime built from adapter.info (vendor, architecture, description or device).
+    cr.setBackend("webgpu");
+    const name = (cr.getBackend() as unknown as { rt?: { adapterName?: string } }).rt?.adapterName;
+    cr.setBackend("js");
+    out.libraryAdapters.chainrule = name ?? "(not reported)";
   } catch (e) {
     out.unavailable.chainrule = e instanceof Error ? e.message : String(e);
   }
@@ -937,9 +943,17 @@ export async function runBench(cfg: BenchConfig, log: (s: string) => void, versi
         const got = await c.output();
         const checkMs = now() - t0;
         if (reference) cell.relErr = relDiff(reference, row.compared ? row.compared(got) : got, row.segments);
-        const liveBefore = lib === "chainrule" ? cr.memoryStats().webgpu?.liveBuffers : undefined;
+        const before = lib === "chainrule" ? cr.memoryStats().webgpu : undefined;
+        const liveBefore = before?.liveBuffers;
+        const counts = before ? { dispatches: before.dispatches, submits: before.submits } : undefined;
         const t = await timeCase(c, checkMs);
         Object.assign(cell, t);
+        const after = lib === "chainrule" ? cr.memoryStats().webgpu : undefined;
+        if (counts && after) {
+          // Counted over the warm-up iteration too (when there was one): every call of batch().
+          const iterations = t.batches * t.k + (checkMs < METHOD.LONG_MS ? 1 : 0);
+          cell.perIteration = { dispatches: (after.dispatches - counts.dispatches) / iterations, submits: (after.submits - counts.submits) / iterations, liveBefore: liveBefore!, liveAfter: after.liveBuffers };
+        }
         if (n) lastMatmul[lib] = { n, ms: t.medianMs, measured: true };
         const liveAfter = lib === "chainrule" ? cr.memoryStats().webgpu?.liveBuffers : undefined;
         if (liveBefore !== undefined && liveAfter !== undefined && liveAfter > liveBefore) {

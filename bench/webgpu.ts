@@ -6,6 +6,8 @@
  *   npm run bench -- webgpu                       # every row (about 3–5 minutes on 2 cores with SwiftShader)
  *   npm run bench -- webgpu matmul                # rows whose id contains "matmul" (several words: any of them)
  *   npm run bench -- webgpu --peak-tflops 19.5    # adds "% of peak" to matmul n = 4096 (your GPU's FP32 peak)
+ *   npm run bench -- webgpu --max-iteration-s 1000   # also the matmul cells extrapolated past 15 s per
+ *                                                 #   iteration (SwiftShader: n = 2048 and 4096; about an hour)
  *   CHAINRULE_CHROMIUM_FLAGS="--enable-features=Vulkan" npm run bench -- webgpu   # extra Chromium flags
  *   CHROMIUM_PATH=/path/to/chrome npm run bench -- webgpu
  *
@@ -284,6 +286,11 @@ function table(r: BenchResult, opts: Options, footnotes: string[]): string[] {
     lines.push(`| ${[`${row.name} (${unit})`, ...cells, ratio, checked, timed].map((s) => s.replace(/\|/g, "\\|")).join(" | ")} |`);
     for (const lib of LIBS) for (const n of row.cells[lib]?.notes ?? []) note(`${row.id}, ${SHORT[lib]}: ${n}`);
   }
+  const per = r.rows.filter((row) => row.cells.chainrule?.perIteration).map((row) => {
+    const p = row.cells.chainrule!.perIteration!;
+    return `${row.id} ${fmt(p.dispatches)} dispatches, ${fmt(p.submits)} submits, live GPU buffers ${p.liveBefore} → ${p.liveAfter}`;
+  });
+  if (per.length) lines.push("", `chainrule per timed iteration (memoryStats().webgpu; a batch's readback adds its own submit; live buffers before → after the timed batches): ${per.join("; ")}.`);
   return lines;
 }
 
