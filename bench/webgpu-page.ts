@@ -33,6 +33,7 @@
  */
 /// <reference types="@webgpu/types" />
 import * as cr from "../src/index.js";
+import { webgpuTuning } from "../src/backend/webgpu/backend.js";
 import * as tf from "@tensorflow/tfjs-core";
 import * as jax from "@jax-js/jax";
 // A relative path, so that esbuild bundles it (what @tensorflow/tfjs registers).
@@ -983,6 +984,9 @@ export async function runBench(cfg: BenchConfig, log: (s: string) => void, versi
 if (typeof document !== "undefined") {
   const w = window as unknown as { __config?: BenchConfig; __result?: BenchResult | { error: string } };
   const cfg: BenchConfig = w.__config ?? (JSON.parse(decodeURIComponent(location.hash.slice(1)) || "{}") as BenchConfig);
+  // CHAINRULE_WEBGPU_MATMUL=tiles|registers picks chainrule's matmul kernel (webgpuTuning).
+  const choice = (cfg as { matmul?: string }).matmul;
+  if (choice === "tiles" || choice === "registers") webgpuTuning.matmul = choice;
   runBench({ filters: cfg.filters ?? [], ...(cfg.maxIterationMs !== undefined ? { maxIterationMs: cfg.maxIterationMs } : {}) }, (s) => console.log(`[bench] ${s}`))
     .then((r) => (w.__result = r))
     .catch((e: unknown) => (w.__result = { error: e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ""}` : String(e) }));

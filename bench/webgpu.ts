@@ -217,7 +217,7 @@ async function runBrowser(opts: Options): Promise<BrowserRun> {
       const url = r.url();
       if (!url.startsWith(`${base}/`) && !url.startsWith("data:") && !url.startsWith("blob:")) run.external.push(url);
     });
-    await page.goto(`${base}/#${encodeURIComponent(JSON.stringify({ filters: opts.filters, maxIterationMs: opts.maxIterationS * 1000 }))}`);
+    await page.goto(`${base}/#${encodeURIComponent(JSON.stringify({ filters: opts.filters, maxIterationMs: opts.maxIterationS * 1000, ...(process.env.CHAINRULE_WEBGPU_MATMUL ? { matmul: process.env.CHAINRULE_WEBGPU_MATMUL } : {}) }))}`);
     await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, undefined, { timeout: PAGE_TIMEOUT_MS, polling: 1000 });
     const r = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as BenchResult;
     if (r.error && !r.rows) run.error = r.error;

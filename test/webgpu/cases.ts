@@ -6,6 +6,7 @@
 import * as cr from "../../src/index.js";
 import { Generator, nn, optim, tensor, type Tensor } from "../../src/index.js";
 import { convCases } from "./cases-conv.js";
+import { webgpuTuning } from "../../src/backend/webgpu/backend.js";
 import { leaf, randn, special, withGrad, type ParityCase } from "./helpers.js";
 export type { ParityCase } from "./helpers.js";
 
@@ -70,8 +71,20 @@ add({ name: "var, std, logsumexp forward + backward", run: (g) => withGrad(g, [[
 
 // ------------------------------------------------------------------ matmul
 const MM: [number[], number[]][] = [[[1, 1], [1, 1]], [[7, 13], [13, 5]], [[64, 64], [64, 64]], [[65, 130], [130, 67]], [[128, 784], [784, 256]], [[3, 17, 9], [9, 11]], [[2, 3, 5, 4], [2, 3, 4, 6]], [[9], [9, 4]], [[6, 9], [9]]];
-for (const [sa, sb] of MM) {
-  add({ name: `matmul ${JSON.stringify(sa)}·${JSON.stringify(sb)}: forward + backward (every transpose)`, rtol: 1e-4, atol: 1e-4, run: (g) => withGrad(g, [sa, sb], (a, b) => a.matmul(b)) });
+/** Runs f with the webgpu matmul kernel `kind` (both are tested; "auto" picks one per adapter). */
+function withMatmul<T>(kind: "tiles" | "registers", f: () => T): T {
+  const saved = webgpuTuning.matmul;
+  webgpuTuning.matmul = kind;
+  try {
+    return f();
+  } finally {
+    webgpuTuning.matmul = saved;
+  }
+}
+for (const kind of ["tiles", "registers"] as const) {
+  for (const [sa, sb] of MM) {
+    add({ name: `matmul (${kind}) ${JSON.stringify(sa)}·${JSON.stringify(sb)}: forward + backward (every transpose)`, rtol: 1e-4, atol: 1e-4, run: (g) => withMatmul(kind, () => withGrad(g, [sa, sb], (a, b) => a.matmul(b))) });
+  }
 }
 add({ name: "matmul of transposed views (Aᵀ·B, A·Bᵀ, Aᵀ·Bᵀ)", rtol: 1e-4, atol: 1e-4, run: (g) => { const a = randn(g, [70, 33]); const b = randn(g, [70, 45]); const c = randn(g, [45, 33]); return [a.T.matmul(b), a.matmul(c.T), c.matmul(a.T).T]; } });
 

@@ -49,6 +49,16 @@ function contiguous(strides: readonly number[], shape: readonly number[]): boole
   return true;
 }
 
+/**
+ * Kernel choices (tests and benchmarks set them). `matmul`: "tiles" (64×64 workgroup tiles
+ * staged through workgroup memory, the usual GPU design), "registers" (4×4 outputs per thread
+ * straight from memory, no workgroup memory or barriers), or "auto": registers on a fallback
+ * (CPU) adapter such as SwiftShader, where barriers are costly — measured there 9× faster at
+ * n = 256 and 512 (`CHAINRULE_WEBGPU_MATMUL=tiles|registers npm run bench -- webgpu matmul`) —
+ * and tiles on a GPU, pending a measurement on one.
+ */
+export const webgpuTuning: { matmul: "auto" | "tiles" | "registers" } = { matmul: "auto" };
+
 export class WebGpuBackend implements Backend {
   readonly name = "webgpu";
   readonly allocator: StorageAllocator;
@@ -189,7 +199,14 @@ export class WebGpuBackend implements Backend {
       this.run("fill:f32:range", () => K.fillKernel("f32"), [out.length, 0, 0], [{ w: out }], K.grid1d(out.length));
       return;
     }
-    this.run(`matmul:${transA ? "T" : "N"}${transB ? "T" : "N"}`, () => K.matmulKernel(transA, transB), [m, k, n, aOffset, bOffset, outOffset, aStride, bStride, outStride], [a, b, { w: out }], [Math.ceil(n / K.TILE), Math.ceil(m / K.TILE), batch]);
+    const t = `${transA ? "T" : "N"}${transB ? "T" : "N"}`;
+    const params = [m, k, n, aOffset, bOffset, outOffset, aStride, bStride, outStride];
+    const kind = webgpuTuning.matmul === "auto" ? (this.rt.fallbackAdapter ? "registers" : "tiles") : webgpuTuning.matmul;
+    if (kind === "registers") {
+      this.run(`matmulRegisters:${t}`, () => K.matmulRegistersKernel(transA, transB), params, [a, b, { w: out }], [Math.ceil(n / K.REG_TILE), Math.ceil(m / K.REG_TILE), batch]);
+    } else {
+      this.run(`matmul:${t}`, () => K.matmulKernel(transA, transB), params, [a, b, { w: out }], [Math.ceil(n / K.TILE), Math.ceil(m / K.TILE), batch]);
+    }
   }
 
   copyStrided(src: Storage, offset: number, strides: readonly number[], shape: readonly number[], out: Storage): void {

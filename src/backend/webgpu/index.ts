@@ -3,7 +3,7 @@ import { DeviceError } from "../../errors.js";
 import { WebGpuBackend } from "./backend.js";
 import { GpuRuntime } from "./runtime.js";
 
-export { WebGpuBackend } from "./backend.js";
+export { WebGpuBackend, webgpuTuning } from "./backend.js";
 export type { GpuMemoryStats } from "./runtime.js";
 
 /**
@@ -47,5 +47,7 @@ export async function createWebGpuBackend(): Promise<WebGpuBackend> {
   });
   const info = (adapter as { info?: { vendor?: string; architecture?: string; description?: string; device?: string } }).info;
   const name = [info?.vendor, info?.architecture, info?.description || info?.device].filter((s) => s).join(" ") || "unknown adapter";
-  return new WebGpuBackend(new GpuRuntime(device, name));
+  // A CPU implementation of WebGPU (SwiftShader, WARP, lavapipe) reports itself as a fallback adapter.
+  const fallback = (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|warp/i.test(name);
+  return new WebGpuBackend(new GpuRuntime(device, name, fallback));
 }

@@ -137,7 +137,7 @@ export class GpuRuntime {
   /** An uncaptured device error (validation, out of memory), reported at the next readback. */
   private deviceError: string | null = null;
 
-  constructor(readonly device: GPUDevice, readonly adapterName: string) {
+  constructor(readonly device: GPUDevice, readonly adapterName: string, readonly fallbackAdapter = false) {
     this.arenaSlots = 1024;
     this.arena = this.makeArena();
     this.params = new Uint32Array(this.arenaSlots * SLOT_WORDS);

@@ -634,3 +634,48 @@ ${MAIN_1D}
   W[i] = W[i] - pf(1u) * (g / (sqrt(s) + pf(3u)));
 }`;
 }
+
+/**
+ * The register-tiled matmul: no workgroup memory and no barriers; each of a workgroup's 8×8
+ * threads computes a 4×4 block of C straight from A and B (caches do the reuse). Same
+ * parameters and grid axes as matmulKernel, 32×32 outputs per workgroup.
+ */
+export const REG_TILE = 32;
+export function matmulRegistersKernel(transA: boolean, transB: boolean): string {
+  const aAt = (r: string, p: string): string => (transA ? `${p} * m + ${r}` : `${r} * k + ${p}`);
+  const bAt = (p: string, c: string): string => (transB ? `${c} * k + ${p}` : `${p} * n + ${c}`);
+  return `${HEADER}
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let m = P[0]; let k = P[1]; let n = P[2];
+  let aBase = P[3] + gid.z * P[6];
+  let bBase = P[4] + gid.z * P[7];
+  let cBase = P[5] + gid.z * P[8];
+  let r0 = gid.y * 4u;
+  let c0 = gid.x * 4u;
+  if (r0 >= m || c0 >= n) { return; }
+  // Rows and columns past the edge read the last valid one (their results are not written).
+  let ra = vec4<u32>(r0, min(r0 + 1u, m - 1u), min(r0 + 2u, m - 1u), min(r0 + 3u, m - 1u));
+  let cb = vec4<u32>(c0, min(c0 + 1u, n - 1u), min(c0 + 2u, n - 1u), min(c0 + 3u, n - 1u));
+  var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
+  for (var p = 0u; p < k; p = p + 1u) {
+    let b = vec4<f32>(B[bBase + ${bAt("p", "cb.x")}], B[bBase + ${bAt("p", "cb.y")}], B[bBase + ${bAt("p", "cb.z")}], B[bBase + ${bAt("p", "cb.w")}]);
+    acc0 = fma(vec4<f32>(A[aBase + ${aAt("ra.x", "p")}]), b, acc0);
+    acc1 = fma(vec4<f32>(A[aBase + ${aAt("ra.y", "p")}]), b, acc1);
+    acc2 = fma(vec4<f32>(A[aBase + ${aAt("ra.z", "p")}]), b, acc2);
+    acc3 = fma(vec4<f32>(A[aBase + ${aAt("ra.w", "p")}]), b, acc3);
+  }
+  let rows = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+  for (var u = 0u; u < 4u; u = u + 1u) {
+    let r = r0 + u;
+    if (r >= m) { break; }
+    for (var v = 0u; v < 4u; v = v + 1u) {
+      let c = c0 + v;
+      if (c < n) { C[cBase + r * n + c] = rows[u][v]; }
+    }
+  }
+}`;
+}
