@@ -131,7 +131,7 @@ describe("chainrule predict", () => {
       [["--input", write("null.json", JSON.stringify([1, null, ...digit(0).slice(2)]))], 1, /sample 0\[1\] is null; every value must be a finite number/],
       [["--input", write("words.txt", "hello there")], 1, /neither a PNG nor JSON/],
       [["--input", write("broken.png", Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]))], 1, /not a readable PNG/],
-      [["--input", join(dir, "missing.json")], 1, /cannot read it \(ENOENT\)/],
+      [["--input", join(dir, "missing.json")], 1, /cannot read it \(no such file, ENOENT\)/],
       [["--input", write("obj.json", JSON.stringify({ x: [1] }))], 1, /needs an "inputs" field/],
       [["--input", join(dir, "one.json"), "--invert"], 2, /--invert applies to PNG input only/],
     ];

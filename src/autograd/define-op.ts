@@ -3,7 +3,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { isFloat } from "../tensor/dtype.js";
 import { getCapture, isAnomalyEnabled, isGradEnabled, setGradEnabled } from "./mode.js";
 import { INERT_CONTEXT, Node, needsGradFlags, type OpContext, type OpDef } from "./node.js";
-import { findNonFinite, userFrame } from "./anomaly.js";
+import { anomalyHint, deepStack, findNonFinite, userFrame } from "./anomaly.js";
 
 /**
  * Defines a differentiable op from its forward and backward, and returns the function that
@@ -49,7 +49,7 @@ export function defineOp<Args extends unknown[], Saved = unknown>(def: OpDef<Arg
       node.outputShape = out.shape;
       node.outputDType = out.dtype;
       if (def.describe !== undefined) node.params = def.describe(...args);
-      if (anomaly) node.createdAt = userFrame(new Error().stack);
+      if (anomaly) node.createdAt = userFrame(deepStack());
       // Only inside `scope`/`withGraphValues`: the scope path, for pictures.
       const capture = getCapture();
       if (capture !== null) node.trace = { scopes: capture.scopes, composites: capture.composites, values: capture.values, pass: 0, visit: 0, gradOut: undefined, inputGrads: undefined };
@@ -89,12 +89,13 @@ function collectInputs(args: unknown[]): Tensor[] {
 function checkForward(op: string, inputs: readonly Tensor[], out: Tensor): void {
   const bad = findNonFinite(out);
   if (bad === undefined) return;
-  const where = userFrame(new Error().stack);
+  const where = userFrame(deepStack());
   const dirtyInput = inputs.findIndex((t) => findNonFinite(t) !== undefined);
+  const dirty = dirtyInput >= 0 ? inputs[dirtyInput]! : undefined;
   const cause =
-    dirtyInput >= 0
-      ? `Its input #${dirtyInput} (shape [${inputs[dirtyInput]!.shape.join(", ")}]) already contained NaN/Inf; that input was created outside the recorded ops (data or a leaf), check it.`
-      : `Its inputs were all finite, so this op created it.`;
+    dirty !== undefined
+      ? `Its input #${dirtyInput} (shape [${dirty.shape.join(", ")}]) already contained NaN/Inf; that input was created outside the recorded ops (${dirty.isLeaf && dirty.requiresGrad ? "a parameter: an optimizer step with too large a learning rate writes NaN/Inf into the weights; lower the lr or clip the gradients (optim.clipGradNorm)" : "data or a leaf: check it with x.isFinite()"}).`
+      : `Its inputs were all finite, so this op created it. ${anomalyHint(op, bad.value, inputs)}`;
   throw new AnomalyError(
     `detectAnomaly: forward of '${op}' produced ${bad.value} at flat index ${bad.index} of its output (shape [${out.shape.join(", ")}]). ${cause}` +
       (where ? `\n  op called at ${where}` : ""),

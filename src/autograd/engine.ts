@@ -183,12 +183,28 @@ function propagateNothing(node: Node, ready: Node[], retainGraph: boolean): void
   }
 }
 
+/** What usually makes a backward produce NaN/Inf from a finite forward, and what to do. */
+function backwardHint(op: string): string {
+  switch (op) {
+    case "sqrt":
+      return "sqrt's gradient 1/(2√x) is infinite at x = 0: clamp its input above 0 (x.clamp(1e-12).sqrt()) or add an epsilon.";
+    case "log":
+      return "log's gradient 1/x is infinite at x = 0: clamp its input (x.clamp(1e-12).log()).";
+    case "div":
+      return "the gradient of a/b divides by b²: keep the denominator away from 0 (add an epsilon).";
+    case "pow":
+      return "pow's gradient b·a^(b−1) is infinite at a = 0 for b < 1: clamp the base or add an epsilon.";
+    default:
+      return "The upstream gradient or the op's saved values are too large or undefined here: check the loss and the values fed to this op (clamp them, add an epsilon, or lower the learning rate).";
+  }
+}
+
 function checkBackward(node: Node, inputIndex: number, g: Tensor): void {
   const bad = findNonFinite(g);
   if (bad === undefined) return;
   throw new AnomalyError(
     `detectAnomaly: backward of '${node.op.name}' produced ${bad.value} in the gradient of its input #${inputIndex} ` +
-      `(shape ${fmtShape(g.shape)}, flat index ${bad.index}).` +
+      `(shape ${fmtShape(g.shape)}, flat index ${bad.index}). ${backwardHint(node.op.name)}` +
       (node.createdAt ? `\n  the '${node.op.name}' was called at ${node.createdAt}` : ""),
   );
 }

@@ -2,6 +2,8 @@
  * Shared pieces of the `chainrule` command: where output goes, the errors that set the exit
  * code, and the option parsers (each names what it expects, for commander's error message).
  */
+import { statSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
+import { dirname, extname, join } from "node:path";
 import { InvalidArgumentError } from "commander";
 import type { ProgressStream } from "../train/index.js";
 
@@ -46,6 +48,47 @@ export class UsageError extends CliError {
   constructor(message: string) {
     super(message, USAGE_EXIT_CODE);
     this.name = "UsageError";
+  }
+}
+
+// ------------------------------------------------------------------ output paths
+
+/** Why a file-system call failed, in words, then Node's message. */
+export function fsReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: "the directory does not exist",
+    ENOTDIR: "a part of the path is a file, not a directory",
+    EISDIR: "it is a directory",
+    EEXIST: "it already exists",
+    EACCES: "permission denied",
+    EPERM: "permission denied",
+    EROFS: "the file system is read-only",
+    ENOSPC: "the disk is full",
+  };
+  return `${code && words[code] ? `${words[code]}: ` : ""}${(error as Error).message}`;
+}
+
+/**
+ * Checks, before any work, that `file` (the value of `option`) can be written: its directory
+ * exists and takes a new file (a probe file is written and removed there), and the path is not
+ * a directory. A CliError names the option, the path and why.
+ */
+export function checkWritableFile(option: string, file: string): void {
+  const dir = dirname(file);
+  let stat: Stats | undefined;
+  try {
+    stat = statSync(file);
+  } catch {
+    stat = undefined;
+  }
+  if (stat?.isDirectory()) throw new CliError(`${option} ${file}: it is a directory; give a file name, e.g. ${option} ${join(file, `out${extname(file) || ""}`)}.`);
+  const probe = join(dir, `.chainrule-write-test-${process.pid}`);
+  try {
+    writeFileSync(probe, "");
+    unlinkSync(probe);
+  } catch (error) {
+    throw new CliError(`${option} ${file}: cannot write there (${fsReason(error)}); give a path in a directory that exists and can be written.`);
   }
 }
 

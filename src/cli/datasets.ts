@@ -3,9 +3,9 @@
  * the same way every time for the same options (so `chainrule eval` rebuilds the test split).
  * The validation split always comes from the training data, never from the test data.
  */
-import { Tensor, data, type DType } from "../index.js";
+import { DataError, Tensor, data, type DType } from "../index.js";
 import { loadCifar10, loadMnist, loadMnistIdx } from "../data/node.js";
-import { UsageError } from "./common.js";
+import { CliError, UsageError } from "./common.js";
 import type { DatasetInfo, Normalization } from "./model.js";
 import type { ImageShape } from "./weights-image.js";
 
@@ -63,6 +63,16 @@ function requireDir(dataset: DatasetName, dir: string | undefined): string {
   return dir;
 }
 
+/** Runs a file loader; its DataError (a missing or malformed file) names --data-dir, exit code 1. */
+function fromDataDir<T>(dir: string, load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (error instanceof DataError) throw new CliError(`--data-dir ${dir}: ${error.message}`);
+    throw error;
+  }
+}
+
 function limitOption(n: number | undefined): { limit?: number } {
   return n === undefined ? {} : { limit: n };
 }
@@ -78,8 +88,8 @@ function loadRaw(o: DataOptions): { train?: data.TensorDataset; test: data.Tenso
     }
     case "mnist-idx": {
       const dir = requireDir(o.dataset, o.dataDir);
-      const test = loadMnistIdx(dir, { split: "test", ...limitOption(o.testSize) });
-      const train = o.testOnly ? undefined : loadMnistIdx(dir, { split: "train", ...limitOption(o.trainSize) });
+      const test = fromDataDir(dir, () => loadMnistIdx(dir, { split: "test", ...limitOption(o.testSize) }));
+      const train = o.testOnly ? undefined : fromDataDir(dir, () => loadMnistIdx(dir, { split: "train", ...limitOption(o.trainSize) }));
       return {
         ...(train ? { train } : {}),
         test,
@@ -90,8 +100,8 @@ function loadRaw(o: DataOptions): { train?: data.TensorDataset; test: data.Tenso
     }
     case "cifar10": {
       const dir = requireDir(o.dataset, o.dataDir);
-      const test = loadCifar10(dir, { split: "test", ...limitOption(o.testSize) });
-      const train = o.testOnly ? undefined : loadCifar10(dir, { split: "train", ...limitOption(o.trainSize) });
+      const test = fromDataDir(dir, () => loadCifar10(dir, { split: "test", ...limitOption(o.testSize) }));
+      const train = o.testOnly ? undefined : fromDataDir(dir, () => loadCifar10(dir, { split: "train", ...limitOption(o.trainSize) }));
       return {
         ...(train ? { train } : {}),
         test,

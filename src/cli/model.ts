@@ -4,11 +4,11 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ValueError, type DType, type Generator, type nn, type Tensor } from "../index.js";
+import { ChainruleError, ValueError, type DType, type Generator, type nn, type Tensor } from "../index.js";
 import * as models from "../models/index.js";
 import type { Architecture, LossName, ModelMetadata } from "../models/index.js";
 import { asUsageError } from "./architecture.js";
-import { CliError } from "./common.js";
+import { CliError, UsageError } from "./common.js";
 
 export {
   ACTIVATIONS,
@@ -65,6 +65,13 @@ export function resolveModelFile(path: string): string {
 /** Loads a trained model: rebuilds the architecture from the metadata and loads the weights (models.fromBytes). */
 export function loadTrainedModel(path: string, dtype: DType = "float32"): { model: nn.Sequential; meta: ModelMetadata; file: string } {
   const file = resolveModelFile(path);
-  const { model, meta } = asCliError(() => models.fromBytes(readFileSync(file), { dtype, source: file }));
-  return { model, meta, file };
+  try {
+    const { model, meta } = asCliError(() => models.fromBytes(readFileSync(file), { dtype, source: file }));
+    return { model, meta, file };
+  } catch (error) {
+    // A file that is not a model chainrule wrote (not safetensors, no metadata, other weights): name the option.
+    if (error instanceof UsageError || !(error instanceof CliError || error instanceof ChainruleError)) throw error;
+    const message = error.message.includes(file) ? `--model: ${error.message}` : `--model ${file}: ${error.message}`;
+    throw new CliError(`${message}${/chainrule train/.test(message) ? "" : " Pass the --out directory of `chainrule train` (or its model.safetensors)."}`);
+  }
 }

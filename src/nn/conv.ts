@@ -21,6 +21,13 @@ function pairOption(layer: string, name: string, v: Size2 | undefined, fallback:
   return [p[0]!, p[1]!];
 }
 
+/** Pool padding is at most half the kernel (PyTorch's rule), checked when the layer is made rather than at its first forward. */
+function checkPoolPadding(layer: string, padding: [number, number], kernel: [number, number]): void {
+  if (padding[0] > kernel[0] / 2 || padding[1] > kernel[1] / 2) {
+    throw new ValueError(`${layer}: padding must be at most half the kernel size, got padding [${padding.join(", ")}] with kernelSize [${kernel.join(", ")}]; use padding ≤ ${Math.floor(kernel[0] / 2)}${kernel[0] !== kernel[1] ? `, ${Math.floor(kernel[1] / 2)}` : ""} or a larger kernel.`);
+  }
+}
+
 /** Runs the op; an error it throws gets this module's name and path in front (same class). */
 function withPath<T>(module: Module, fn: () => T): T {
   try {
@@ -152,6 +159,7 @@ export class MaxPool2d extends Module {
     this.stride = pairOption("MaxPool2d", "stride", options.stride, this.kernelSize, 1);
     this.padding = pairOption("MaxPool2d", "padding", options.padding, [0, 0], 0);
     this.dilation = pairOption("MaxPool2d", "dilation", options.dilation, [1, 1], 1);
+    checkPoolPadding("MaxPool2d", this.padding, this.kernelSize);
     this.ceilMode = options.ceilMode ?? false;
   }
   forward(x: Tensor): Tensor {
@@ -190,6 +198,7 @@ export class AvgPool2d extends Module {
     this.kernelSize = pairOption("AvgPool2d", "kernelSize", kernelSize, [1, 1], 1);
     this.stride = pairOption("AvgPool2d", "stride", options.stride, this.kernelSize, 1);
     this.padding = pairOption("AvgPool2d", "padding", options.padding, [0, 0], 0);
+    checkPoolPadding("AvgPool2d", this.padding, this.kernelSize);
     this.ceilMode = options.ceilMode ?? false;
     this.countIncludePad = options.countIncludePad ?? true;
   }

@@ -224,6 +224,9 @@ export class Embedding extends Module {
   weight: Parameter;
   constructor(readonly numEmbeddings: number, readonly embeddingDim: number, options: LayerOptions = {}) {
     super();
+    for (const [name, v] of [["numEmbeddings", numEmbeddings], ["embeddingDim", embeddingDim]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new ValueError(`Embedding: ${name} must be a positive integer, got ${v}.`);
+    }
     this.weight = emptyParam([numEmbeddings, embeddingDim], options.dtype);
     init.normal(this.weight, 1, options);
   }
@@ -235,7 +238,7 @@ export class Embedding extends Module {
     const data = flat._checkable(this.describe(), "indices");
     for (let i = 0; i < data.length; i++) {
       if (data[i]! < 0 || data[i]! >= this.numEmbeddings) {
-        throw new ShapeError(`${this.describe()}: index ${data[i]} at flat position ${i} is outside the table of ${this.numEmbeddings} embeddings.`);
+        throw new ShapeError(`${this.describe()}: index ${data[i]} at flat position ${i} is outside the table of ${this.numEmbeddings} embeddings; valid indices are 0…${this.numEmbeddings - 1} (a larger vocabulary needs a larger numEmbeddings).`);
       }
     }
     return reshape(indexSelect(this.weight, 0, flat), [...indices.shape, this.embeddingDim]);

@@ -2,7 +2,7 @@ import { getBackend } from "../backend/index.js";
 import type { InputGrads } from "../autograd/node.js";
 import { defineOp } from "../autograd/define-op.js";
 import { DTypeError, IndexError, ShapeError, ValueError, fmtShape } from "../errors.js";
-import { allocate, allocateUninit, isFloat, type DType } from "../tensor/dtype.js";
+import { allocate, allocateUninit, assertDType, isFloat, type DType } from "../tensor/dtype.js";
 import { deviceActive } from "../tensor/storage.js";
 import { normalizeAxes, normalizeAxis, resolveShape, sizeOf, stridesOf, assertValidShape } from "../tensor/shape.js";
 import { Tensor, assertTensor } from "../tensor/tensor.js";
@@ -41,7 +41,7 @@ export function squeeze(x: Tensor, axis?: number | readonly number[]): Tensor {
   assertTensor("squeeze", "x", x);
   const axes = axis === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normalizeAxes("squeeze", axis, x.ndim);
   for (const a of axes) {
-    if (x.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} of shape ${fmtShape(x.shape)} has size ${x.shape[a]}, not 1.`);
+    if (x.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} of shape ${fmtShape(x.shape)} has size ${x.shape[a]}, not 1; only size-1 axes can be removed (reshape changes sizes).`);
   }
   return reshape(x, x.shape.filter((_, i) => !axes.includes(i)));
 }
@@ -199,7 +199,7 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
   assertTensor("narrow", "x", x);
   const a = normalizeAxis("narrow", axis, x.ndim);
   if (start < 0 || length < 0 || start + length > x.shape[a]!) {
-    throw new IndexError(`narrow: range [${start}, ${start + length}) is outside axis ${a} of shape ${fmtShape(x.shape)}.`);
+    throw new IndexError(`narrow: range [${start}, ${start + length}) is outside axis ${a} of shape ${fmtShape(x.shape)}; start must be ≥ 0 and start + length ≤ ${x.shape[a]} (use slice for Python-style clipped bounds).`);
   }
   return slice(x, a, start, start + length);
 }
@@ -401,6 +401,12 @@ const indexAddOp = defineOp<[Tensor, number, Tensor, readonly number[]], [Tensor
  */
 export function indexSelect(x: Tensor, axis: number, index: Tensor | readonly number[]): Tensor {
   assertTensor("indexSelect", "x", x);
+  if (!(index instanceof Tensor)) {
+    if (!Array.isArray(index)) throw new ValueError(`indexSelect: 'index' must be an int32 Tensor or an array of integers, got ${index === null ? "null" : typeof index}.`);
+    index.forEach((k, i) => {
+      if (!Number.isInteger(k)) throw new IndexError(`indexSelect: index[${i}] is ${k}, not an integer; positions along an axis are whole numbers 0, 1, 2, ...`);
+    });
+  }
   const idx = index instanceof Tensor ? index : Tensor.fromStorage(Int32Array.from(index), [index.length], "int32");
   if (idx.ndim > 1) throw new ShapeError(`indexSelect: the index must be 0-d or 1-D, got shape ${fmtShape(idx.shape)}; flatten it and reshape the result.`);
   const a = normalizeAxis("indexSelect", axis, x.ndim);
@@ -426,6 +432,7 @@ const castOp = defineOp<[Tensor, DType], DType>({
 export function cast(x: Tensor, dtype: DType): Tensor {
   assertTensor("to", "x", x);
   if (x.dtype === dtype) return x;
+  assertDType("to", dtype);
   if (!isFloat(dtype) && x.requiresGrad) return castOp(x.detach(), dtype);
   return castOp(x, dtype);
 }

@@ -26,11 +26,22 @@ export function shapesEqual(a: Shape, b: Shape): boolean {
   return true;
 }
 
+/** The most elements one tensor can hold: the longest typed array JavaScript engines allocate (2³²). */
+export const MAX_ELEMENTS = 2 ** 32;
+
 export function assertValidShape(op: string, shape: Shape): void {
+  if (!Array.isArray(shape)) {
+    const got = typeof shape === "number" ? String(shape) : shape === null ? "null" : typeof shape;
+    throw new ShapeError(`${op}: the shape must be an array of non-negative integers, got ${got}${typeof shape === "number" ? `; write ${op}([${shape}])` : ""}.`);
+  }
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
       throw new ShapeError(`${op}: invalid shape ${fmtShape(shape)}; dimensions must be non-negative integers.`);
     }
+  }
+  const size = sizeOf(shape);
+  if (size > MAX_ELEMENTS) {
+    throw new ShapeError(`${op}: shape ${fmtShape(shape)} has ${size} elements, more than one tensor can hold (${MAX_ELEMENTS}); use a smaller shape or split the work into batches.`);
   }
 }
 
@@ -80,7 +91,7 @@ export function normalizeAxes(op: string, axis: number | readonly number[] | und
   const list = typeof axis === "number" ? [axis] : axis;
   const axes = list.map((a) => normalizeAxis(op, a, ndim));
   const unique = [...new Set(axes)].sort((x, y) => x - y);
-  if (unique.length !== axes.length) throw new ValueError(`${op}: axis list ${JSON.stringify(list)} repeats an axis.`);
+  if (unique.length !== axes.length) throw new ValueError(`${op}: axis list ${JSON.stringify(list)} repeats an axis (negative axes count from the end, so -1 and ${ndim - 1} are the same); list each axis once.`);
   return unique;
 }
 
@@ -100,7 +111,7 @@ export function resolveShape(op: string, from: Shape, to: readonly number[]): nu
   const out = [...to];
   if (infer >= 0) {
     if (known === 0 || size % known !== 0) {
-      throw new ShapeError(`${op}: cannot reshape ${fmtShape(from)} (${size} elements) to ${fmtShape(to)}.`);
+      throw new ShapeError(`${op}: cannot reshape ${fmtShape(from)} (${size} elements) to ${fmtShape(to)}: ${size} is not a multiple of ${known}, the product of the other sizes, so no size fits the -1. Pick sizes whose product divides ${size}.`);
     }
     out[infer] = size / known;
   }

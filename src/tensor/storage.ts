@@ -65,15 +65,21 @@ export function allocateStorage(dtype: DType, n: number, zero: boolean): Storage
       return s;
     }
   }
-  switch (dtype) {
-    case "float32":
-      return new Float32Array(n);
-    case "float64":
-      return new Float64Array(n);
-    case "int32":
-      return new Int32Array(n);
-    case "bool":
-      return new Uint8Array(n);
+  try {
+    switch (dtype) {
+      case "float32":
+        return new Float32Array(n);
+      case "float64":
+        return new Float64Array(n);
+      case "int32":
+        return new Int32Array(n);
+      case "bool":
+        return new Uint8Array(n);
+    }
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    const bytes = n * (dtype === "float64" ? 8 : dtype === "bool" ? 1 : 4);
+    throw new ValueError(`allocate: cannot allocate a tensor of ${n} ${dtype} elements (${(bytes / 2 ** 30).toFixed(1)} GiB): ${error.message}. Use a smaller shape or batch, or split the work.`);
   }
 }
 

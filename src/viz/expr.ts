@@ -21,9 +21,44 @@ export class ExpressionError extends ValueError {
     /** 1-based column the error points at. */
     readonly column: number,
   ) {
-    super(`${reason} at column ${column}\n  ${source}\n  ${" ".repeat(Math.max(0, column - 1))}^`);
+    const [shown, at] = excerpt(source, column - 1);
+    super(`${reason} at column ${column}\n  ${shown}\n  ${" ".repeat(Math.max(0, at))}^`);
   }
 }
+
+/** Longest source line a message shows; a longer one is cut to a window around the column, with "…" where cut. */
+const EXCERPT = 72;
+
+/** The source as a message shows it, and the offset of `at` in that text. */
+function excerpt(source: string, at: number): [string, number] {
+  if (source.length <= EXCERPT) return [source, at];
+  const start = Math.max(0, Math.min(at - EXCERPT / 2, source.length - EXCERPT));
+  const end = Math.min(source.length, start + EXCERPT);
+  const head = start > 0 ? "…" : "";
+  return [`${head}${source.slice(start, end)}${end < source.length ? "…" : ""}`, at - start + head.length];
+}
+
+/** The expression quoted in a message: whole when short, else its start and its length. */
+function quoted(source: string): string {
+  return source.length <= EXCERPT ? `"${source}"` : `"${source.slice(0, EXCERPT - 12)}…" (${source.length} characters)`;
+}
+
+/** A name as messages print it: cut after 40 characters. */
+function short(name: string): string {
+  return name.length <= 40 ? name : `${name.slice(0, 40)}… (${name.length} characters)`;
+}
+
+/** Names as messages list them: the first 12, shortened. */
+function listed(names: readonly string[]): string {
+  return names.slice(0, 12).map(short).join(", ") + (names.length > 12 ? `, … (${names.length} in all)` : "");
+}
+
+/**
+ * The most tokens (numbers, names, operators, parentheses) an expression may have: the tree is
+ * built, explained and drawn recursively, one gate per operator, and a circuit this size is
+ * already far past reading gate by gate. Longer text is an error, found before any work.
+ */
+export const MAX_TOKENS = 2000;
 
 /** A node of the expression tree; `start`/`end` are 0-based offsets into the source. */
 export type ExprNode =
@@ -67,6 +102,9 @@ function tokenize(source: string): Token[] {
   };
   while (i < source.length) {
     const c = source[i]!;
+    if (tokens.length >= MAX_TOKENS && !/\s/.test(c)) {
+      fail(`the expression is too long: more than ${MAX_TOKENS} numbers, names and operators (it has ${source.length} characters); explain one part of it at a time`, i);
+    }
     if (/\s/.test(c)) {
       i++;
       continue;
@@ -93,7 +131,7 @@ function tokenize(source: string): Token[] {
       i++;
       continue;
     }
-    fail(`unexpected character '${c}'`, i);
+    fail(`unexpected character '${c}' (the language has numbers, names, + - * / ^, parentheses and ${Object.keys(FUNCTIONS).join(", ")})`, i);
   }
   tokens.push({ kind: "end", start: source.length, end: source.length });
   return tokens;
@@ -174,7 +212,7 @@ export function parseExpression(source: string, options: ParseOptions = {}): Exp
         }
         const close = peek();
         if (!isOp(close, ")")) {
-          if (close.kind === "end") fail(`unbalanced parenthesis: '(' is never closed`, open.start);
+          if (close.kind === "end") fail(`unbalanced parenthesis: '(' is never closed; add the missing ')'`, open.start);
           fail(`expected ',' or ')' in the arguments of ${name}, found ${describe(close)}`, close.start);
         }
         pos++;
@@ -194,21 +232,29 @@ export function parseExpression(source: string, options: ParseOptions = {}): Exp
       const inner = expression();
       const close = peek();
       if (!isOp(close, ")")) {
-        if (close.kind === "end") fail(`unbalanced parenthesis: '(' is never closed`, t.start);
+        if (close.kind === "end") fail(`unbalanced parenthesis: '(' is never closed; add the missing ')'`, t.start);
         fail(`expected ')' to close the '(' at column ${t.start + 1}, found ${describe(close)}`, close.start);
       }
       pos++;
       return { type: "group", inner, start: t.start, end: close.end };
     }
-    if (isOp(t, ")")) fail(`unbalanced parenthesis: ')' without a matching '('`, t.start);
-    if (t.kind === "end") fail(source.trim() === "" ? "empty expression" : `the expression ends too early: a value is missing`, t.start);
+    if (isOp(t, ")")) fail(`unbalanced parenthesis: ')' without a matching '('; remove it or add the '(' it closes`, t.start);
+    if (t.kind === "end") {
+      const last = tokens[pos - 1];
+      fail(
+        source.trim() === "" ? `empty expression: give a formula, e.g. "(x+y)*z"`
+        : last?.kind === "op" && last.op !== ")" ? `the expression ends too early: a value is missing after '${source.slice(last.start, last.end)}'; complete it or remove the operator`
+        : `the expression ends too early: a value is missing`,
+        t.start,
+      );
+    }
     return fail(`expected a number, a variable, a function or '(', found ${describe(t)}`, t.start);
   };
 
   const root = expression();
   const rest = peek();
   if (rest.kind !== "end") {
-    if (isOp(rest, ")")) fail(`unbalanced parenthesis: ')' without a matching '('`, rest.start);
+    if (isOp(rest, ")")) fail(`unbalanced parenthesis: ')' without a matching '('; remove it or add the '(' it closes`, rest.start);
     fail(`unexpected ${describe(rest)} after a complete expression`, rest.start);
   }
   return { source, root, variables };
@@ -245,7 +291,7 @@ export function buildExpression(source: string | Expression, values: Readonly<Re
   for (const name of Object.keys(values)) {
     if (!expression.variables.includes(name)) {
       throw new ValueError(
-        `unknown variable '${name}': the expression "${text}" ${expression.variables.length ? `uses only ${expression.variables.join(", ")}` : "has no variables"}.`,
+        `unknown variable '${short(name)}': the expression ${quoted(text)} ${expression.variables.length ? `uses only ${listed(expression.variables)}` : "has no variables"}.`,
       );
     }
   }

@@ -82,6 +82,9 @@ export async function evalAction(opts: EvalCommandOptions, io: CliIO): Promise<E
   if ((dataset === "mnist-idx" || dataset === "cifar10") && !opts.dataDir) {
     throw new UsageError(`--dataset ${dataset} needs --data-dir DIR (the directory holding the ${dataset === "cifar10" ? "CIFAR-10 binary batches" : "MNIST IDX files"}).`);
   }
+  if (opts.dataDir !== undefined && (dataset === "mnist" || dataset === "spiral")) {
+    throw new UsageError(`--data-dir is only read by --dataset mnist-idx or cifar10; --dataset ${dataset}${opts.dataset ? "" : " (the model's)"} is built in.`);
+  }
   // The same dataset options as in training rebuild the same test split.
   const o = stored && stored.name === dataset ? stored.options : {};
   const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);

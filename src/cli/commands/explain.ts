@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { viz } from "../../index.js";
-import { CliError, UsageError, parsePositiveInt, type CliIO } from "../common.js";
+import { CliError, UsageError, checkWritableFile, parsePositiveInt, type CliIO } from "../common.js";
 import type { CliCommand } from "./index.js";
 
 export interface ExplainCommandOptions {
@@ -23,7 +23,12 @@ export function parseExplainArgs(args: readonly string[]): { expression: string;
   const values: Record<string, number> = {};
   const positional: string[] = [];
   const setValue = (name: string, raw: string | undefined, shown: string): void => {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`${shown}: "${name}" is not a variable name (letters, digits and _, starting with a letter).`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      const cut = (s: string): string => (s.length <= 40 ? s : `${s.slice(0, 40)}… (${s.length} characters)`);
+      throw new UsageError(
+        `${cut(shown)}: "${cut(name)}" is not a variable name (letters, digits and _, starting with a letter).${name.startsWith("-") ? " A word starting with -- reads as an option: write the expression as -(-x) instead." : ""}`,
+      );
+    }
     if (raw === undefined) throw new UsageError(`${shown} needs a value, e.g. --${name} -2`);
     const v = raw.trim() === "" ? NaN : Number(raw);
     if (!Number.isFinite(v)) throw new UsageError(`${shown}: expected a number, got "${raw}".`);
@@ -53,6 +58,7 @@ export function parseExplainArgs(args: readonly string[]): { expression: string;
 /** Runs the command; returns the explanation text. */
 export async function explainAction(args: readonly string[], opts: ExplainCommandOptions, io: CliIO): Promise<string> {
   const { expression, values } = parseExplainArgs(args);
+  if (opts.svg !== undefined) checkWritableFile("--svg", opts.svg);
   let built: viz.BuiltExpression;
   try {
     const parsed = viz.parseExpression(expression);

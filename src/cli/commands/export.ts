@@ -9,7 +9,7 @@ import { basename, dirname, join } from "node:path";
 import { statSync } from "node:fs";
 import { Tensor, nn, noGrad, onnx, randn, softmax, Generator } from "../../index.js";
 import { writeFileAtomic } from "../../io/node-fs.js";
-import { CliError, UsageError, type CliIO } from "../common.js";
+import { CliError, UsageError, checkWritableFile, type CliIO } from "../common.js";
 import { describeArchitecture, loadTrainedModel } from "../model.js";
 import type { CliCommand } from "./index.js";
 
@@ -73,6 +73,7 @@ export function exportAction(opts: ExportCommandOptions, io: CliIO): ExportResul
     }
   })();
   const out = opts.out ?? join(dir, "model.onnx");
+  checkWritableFile("--out", out);
   const served = new Served(model, meta.normalization, opts.probabilities ?? false);
   const outputName = opts.probabilities ? "probabilities" : "scores";
   let bytes: Uint8Array;

@@ -8,7 +8,7 @@ import { extname } from "node:path";
 import { Option, type Command } from "commander";
 import { Generator, randint, randn, withGraphValues, type Tensor, type nn } from "../../index.js";
 import * as vizNode from "../../viz/node.js";
-import { CliError, parseHidden, parseNonNegativeInt, parsePositiveInt, type CliIO } from "../common.js";
+import { CliError, UsageError, checkWritableFile, parseHidden, parseNonNegativeInt, parsePositiveInt, type CliIO } from "../common.js";
 import { ACTIVATIONS, LOSSES, buildModel, describeArchitecture, loadTrainedModel, lossFunction, type ActivationName, type Architecture, type LossName } from "../model.js";
 import type { CliCommand } from "./index.js";
 
@@ -36,7 +36,16 @@ export interface GraphResult {
   trace: vizNode.TraceGraph;
 }
 
+/** The picture formats, by the --out file's extension. */
+const FORMATS: Record<string, GraphResult["format"]> = { ".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".json": "json" };
+
 export async function graphAction(opts: GraphCommandOptions, io: CliIO): Promise<GraphResult> {
+  const ext = extname(opts.out).toLowerCase();
+  const format = FORMATS[ext];
+  if (format === undefined) {
+    throw new UsageError(`--out ${opts.out}: the extension picks the format and "${ext}" is none of them; end the file name in ${Object.keys(FORMATS).join(", ")}.`);
+  }
+  checkWritableFile("--out", opts.out);
   let model: nn.Sequential;
   let arch: Architecture;
   if (opts.model !== undefined) {
@@ -48,6 +57,11 @@ export async function graphAction(opts: GraphCommandOptions, io: CliIO): Promise
     model = buildModel(arch, { generator: new Generator(opts.seed) });
   }
   model.namedParameters(); // labels the parameters "0.weight", "0.bias", ...
+  const paths = model.namedModules().map(([name]) => name).filter((name) => name !== "");
+  const unknown = (opts.expand ?? []).filter((p) => p !== "all" && !paths.includes(p));
+  if (unknown.length > 0) {
+    throw new UsageError(`--expand ${opts.expand!.join(",")}: the model has no module ${unknown.map((p) => `"${p}"`).join(", ")}; its modules are ${paths.join(", ")} (or give "all").`);
+  }
   const generator = new Generator(opts.seed + 1);
   const inputs = arch.sizes[0]!;
   const classes = arch.sizes[arch.sizes.length - 1]!;
@@ -68,8 +82,6 @@ export async function graphAction(opts: GraphCommandOptions, io: CliIO): Promise
     ...(opts.maxNodes !== undefined ? { maxNodes: opts.maxNodes } : {}),
   };
   const trace = vizNode.trace(loss);
-  const ext = extname(opts.out).toLowerCase();
-  const format = ext === ".dot" || ext === ".gv" ? "dot" : ext === ".json" ? "json" : ext === ".png" ? "png" : "svg";
   let content: string | Uint8Array;
   if (format === "dot") content = vizNode.toDot(trace, dotOptions);
   else if (format === "json") content = JSON.stringify(trace, null, 2) + "\n";

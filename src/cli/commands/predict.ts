@@ -131,7 +131,9 @@ export async function predictAction(opts: PredictCommandOptions, io: CliIO, stdi
   try {
     bytes = opts.input === "-" ? await stdin() : new Uint8Array(readFileSync(opts.input));
   } catch (e) {
-    throw new CliError(`${label}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : code === "EACCES" || code === "EPERM" ? "permission denied" : undefined;
+    throw new CliError(`${label}: cannot read it (${why ? `${why}, ` : ""}${code ?? (e as Error).message}); pass a .png image, a .json file of features, or - for standard input.`);
   }
   let x: Float32Array, n: number, description: string;
   if (isPng(bytes)) {

@@ -9,7 +9,7 @@
  * all 8,000 training digits shifted by up to 2 pixels, no validation split) was measured the same
  * way: 98.85 / 98.50 / 98.90 / 98.75% test accuracy for seeds 0–3, about 2 min wall (docs/cli.md).
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
 import { backendReady, data, getBackend, manualSeed, optim, setBackend, type DType, type nn } from "../../index.js";
@@ -187,6 +187,31 @@ function toJson(value: unknown, indent = true): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), indent ? 2 : undefined) + "\n";
 }
 
+/**
+ * Makes `dir` (the --out directory) and writes and removes a probe file in it, so that a
+ * directory that cannot be written fails now, naming the option, the path and why, instead of
+ * after the whole run has trained.
+ */
+export function checkWritableDir(option: string, dir: string): void {
+  const why = (e: unknown): string => {
+    const code = (e as NodeJS.ErrnoException).code;
+    const words: Record<string, string> = { ENOTDIR: "a part of the path is a file, not a directory", EEXIST: "it is a file, not a directory", EACCES: "permission denied", EPERM: "permission denied", EROFS: "the file system is read-only", ENOSPC: "the disk is full" };
+    return `${code && words[code] ? `${words[code]}, ` : ""}${(e as Error).message}`;
+  };
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new CliError(`${option} ${dir}: cannot create the directory (${why(e)}); pass a directory that can be written (nothing was trained).`);
+  }
+  const probe = join(dir, `.chainrule-write-test-${process.pid}`);
+  try {
+    writeFileSync(probe, "");
+    unlinkSync(probe);
+  } catch (e) {
+    throw new CliError(`${option} ${dir}: cannot write files there (${why(e)}); pass a directory that can be written (nothing was trained).`);
+  }
+}
+
 export async function trainAction(opts: TrainCommandOptions, io: CliIO): Promise<TrainResult> {
   // --backend applies to this run only: the library's backend is restored afterwards.
   const previous = getBackend().name;
@@ -222,6 +247,7 @@ async function trainOn(opts: TrainCommandOptions, io: CliIO): Promise<TrainResul
   const onGpu = opts.backend === "webgpu";
   if (onGpu && dtype === "float64") throw new UsageError("--backend webgpu trains in float32 (WebGPU has no float64); drop --dtype float64 or use --backend wasm.");
   if (onGpu && opts.resume !== undefined) throw new UsageError("--resume needs per-epoch checkpoints, which --backend webgpu does not write yet; resume on --backend wasm.");
+  if (opts.out !== undefined) checkWritableDir("--out", opts.out);
   const cpuBackend = getBackend().name;
   if (onGpu) {
     try {
