@@ -29,6 +29,8 @@ let dir = "";
 let server: Server;
 let base = "";
 let result: Record<string, unknown> = {};
+/** The page's budget: the parity cases, plus ~60 ms per memory-check step on SwiftShader. */
+const PAGE_MS = 240_000 + 60 * Number(process.env.CHAINRULE_WEBGPU_STEPS ?? 600);
 
 beforeAll(async () => {
   if (!haveBrowser) return;
@@ -70,14 +72,14 @@ beforeAll(async () => {
     page.on("pageerror", (e) => errors.push(String(e)));
     if (process.env.CHAINRULE_WEBGPU_DUMP) page.on("console", (m) => console.log(`page: ${m.text()}`));
     await page.goto(`${base}/${process.env.CHAINRULE_WEBGPU_STEPS ? `?steps=${process.env.CHAINRULE_WEBGPU_STEPS}` : ""}`);
-    await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, undefined, { timeout: 240_000, polling: 500 });
+    await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, undefined, { timeout: PAGE_MS, polling: 500 });
     result = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as Record<string, unknown>;
     result.pageErrors = errors;
     if (process.env.CHAINRULE_WEBGPU_DUMP) (await import("node:fs")).writeFileSync(process.env.CHAINRULE_WEBGPU_DUMP, JSON.stringify(result, null, 1));
   } finally {
     await browser.close();
   }
-}, 300_000);
+}, PAGE_MS + 60_000);
 
 afterAll(async () => {
   if (server) await new Promise((r) => server.close(r));
