@@ -14,7 +14,7 @@
 import { enableGrad, withGraphValues, type CompositeEntry } from "../autograd/mode.js";
 import type { Node } from "../autograd/node.js";
 import { ValueError, fmtShape } from "../errors.js";
-import type { Module } from "../nn/module.js";
+import { Module } from "../nn/module.js";
 import { concat, slice } from "../ops/shape-ops.js";
 import type { DType } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -63,6 +63,8 @@ const ELEM_TYPE: Record<DType, number> = { float32: DataType.FLOAT, float64: Dat
  */
 export function exportModel(module: Module, exampleInput: Tensor | readonly Tensor[], options: ExportOptions = {}): Uint8Array {
   const fn = "onnx.exportModel";
+  if (!(module instanceof Module)) throw new OnnxExportError(`${fn}: 'module' must be a chainrule nn.Module (e.g. an nn.Sequential), got ${module === null ? "null" : typeof module}.`);
+  if (!(exampleInput instanceof Tensor) && !Array.isArray(exampleInput)) throw new OnnxExportError(`${fn}: exampleInput must be a Tensor (one batch of inputs, e.g. randn([1, 784])) or an array of Tensors, got ${exampleInput === null ? "null" : typeof exampleInput}.`);
   const opset = options.opset ?? MIN_EXPORT_OPSET;
   if (!Number.isInteger(opset) || opset < MIN_EXPORT_OPSET || opset > MAX_EXPORT_OPSET) {
     throw new OnnxExportError(`${fn}: opset must be an integer from ${MIN_EXPORT_OPSET} to ${MAX_EXPORT_OPSET}, got ${String(opset)}.`);
