@@ -4,7 +4,7 @@
  * directory, are flushed to disk, and the temporary file is renamed over the target. A crash or an
  * error at any point leaves the previous file whole, never a half-written one.
  */
-import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Tensor } from "../tensor/tensor.js";
@@ -31,6 +31,7 @@ const WRITE_CHUNK = 1 << 30;
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   const dir = dirname(path);
+  // The name says whose it is (see removeStaleTempFiles): .<name>.<pid>.<12 hex digits>.tmp
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
   let fd: number | undefined;
   try {
@@ -61,6 +62,47 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
     throw error;
   }
   syncDirectory(dir);
+}
+
+/** writeFileAtomic's temporary files: the target's name, the writer's PID, 12 random hex digits. */
+const TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/** Whether a process with this id exists (EPERM: it does, owned by another user). */
+export function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the temporary files that writeFileAtomic left in `dir` when its process was killed
+ * between creating one and renaming it (SIGKILL, a power cut): those whose writer's PID is no
+ * longer running. Files of live processes, and every other file, are left alone. Returns the
+ * names removed. The targets themselves were never touched by such a write.
+ */
+export function removeStaleTempFiles(dir: string, alive: (pid: number) => boolean = processAlive): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || alive(Number(m[2]))) continue;
+    try {
+      unlinkSync(join(dir, name));
+      removed.push(name);
+    } catch {
+      // Gone already, or not ours to remove: either way nothing reads it.
+    }
+  }
+  return removed;
 }
 
 /** Flushes the directory entry of the rename (best effort: not every platform can open a directory). */
