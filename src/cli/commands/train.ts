@@ -36,6 +36,7 @@ import { ACTIVATIONS, LOSSES, buildModel, describeArchitecture, encodeMetadata, 
 import { curvesSvg } from "../plot.js";
 import { weightsImage } from "../weights-image.js";
 import type { CliCommand } from "./index.js";
+import { lockOutDir } from "../out-lock.js";
 
 export const OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam", "adamw"] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
@@ -215,9 +216,12 @@ export function checkWritableDir(option: string, dir: string): void {
 export async function trainAction(opts: TrainCommandOptions, io: CliIO): Promise<TrainResult> {
   // --backend applies to this run only: the library's backend is restored afterwards.
   const previous = getBackend().name;
+  // One run at a time per --out directory (a second one stops with exit code 1, naming the first).
+  const lock = opts.out !== undefined ? lockOutDir(opts.out, { note: (s) => io.err(s) }) : undefined;
   try {
     return await trainOn(opts, io);
   } finally {
+    lock?.release();
     setBackend(previous);
   }
 }
