@@ -14,7 +14,7 @@
 import { DTypeError, ValueError, fmtShape } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { DType, Storage } from "../tensor/dtype.js";
-import { JsonSyntaxError, parseJson, type JsonObject, type JsonValue } from "./json.js";
+import { JsonReader, JsonSyntaxError, type JsonValue } from "./json.js";
 
 /** A file (or byte buffer) that is not valid safetensors: truncated, corrupt or malformed. */
 export class FormatError extends ValueError {}
@@ -70,9 +70,14 @@ export interface RawTensor {
   data: ArrayBufferView;
 }
 
-/** Sets `key` as an own property even when it is "__proto__". */
+/**
+ * Sets `key` as an own property even when it is "__proto__" (or another name Object.prototype
+ * has, which a frozen prototype would refuse to let an assignment shadow). Plain names are
+ * assigned: defineProperty on an object with 10^6 keys is several times slower.
+ */
 export function defineOwn<T>(target: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key in Object.prototype) Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 // ------------------------------------------------------------------------------ writing
@@ -295,35 +300,45 @@ export function parseSafetensors(input: Uint8Array | ArrayBuffer, op: string): P
   } catch {
     throw new FormatError(`${op}: the header is not valid UTF-8; the file is corrupt or not safetensors.`);
   }
-  let root: JsonValue;
+  // The header is validated as it is read: a hostile one (10^6 entries, the first already bad)
+  // fails at its first bad entry, and no Map is built per entry.
+  const dataLength = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const entries: RawEntry[] = [];
+  let claimed = 0;
+  const reader = new JsonReader(text);
   try {
-    root = parseJson(text);
+    if (reader.peek() !== "{") {
+      const root = reader.value(0);
+      reader.end();
+      throw new FormatError(`${op}: the header must be a JSON object, found ${jsonKind(root)}.`);
+    }
+    reader.object(0, (name) => {
+      if (name === "__metadata__") {
+        readMetadata(op, reader, metadata);
+        return;
+      }
+      const entry = readEntry(op, name, reader, dataLength);
+      // Every range lies inside the buffer, so claiming more than its size means two overlap.
+      claimed += entry.end - entry.begin;
+      if (claimed > dataLength) {
+        const other = entries.find((o) => o.begin < entry.end && entry.begin < o.end);
+        const what = other ? `overlaps the tensor before it, ${quoteName(other.name)} (data_offsets [${other.begin}, ${other.end}])` : `and the tensors before it claim ${claimed} bytes of the ${dataLength}-byte data buffer, so two of them overlap`;
+        throw new FormatError(`${op}: tensor ${quoteName(name)} (data_offsets [${entry.begin}, ${entry.end}]) ${what}; the file is corrupt.`);
+      }
+      entries.push(entry);
+    });
+    reader.end();
   } catch (e) {
     if (!(e instanceof JsonSyntaxError)) throw e;
     throw new FormatError(`${op}: the header is not valid JSON (${e.message}); the file is corrupt or not safetensors.`);
   }
-  if (!(root instanceof Map)) {
-    throw new FormatError(`${op}: the header must be a JSON object, found ${jsonKind(root)}.`);
-  }
-
-  const dataLength = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
-  const entries: RawEntry[] = [];
-  for (const [name, info] of root) {
-    if (name === "__metadata__") {
-      if (info === null) continue;
-      if (!(info instanceof Map)) throw new FormatError(`${op}: '__metadata__' must be an object of strings, found ${jsonKind(info)}.`);
-      for (const [k, v] of info) {
-        if (typeof v !== "string") throw new FormatError(`${op}: metadata ${quoteName(k)} must be a string, found ${jsonKind(v)}.`);
-        defineOwn(metadata, k, v);
-      }
-      continue;
-    }
-    entries.push(parseEntry(op, name, info, dataLength));
-  }
 
   // The entries must tile the data buffer: no gap, no overlap, nothing left over (as the reference checks).
-  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const byOffset = (a: RawEntry, b: RawEntry): number => a.begin - b.begin || a.end - b.end;
+  let ordered = true;
+  for (let i = 1; i < entries.length && ordered; i++) ordered = byOffset(entries[i - 1]!, entries[i]!) <= 0;
+  if (!ordered) entries.sort(byOffset); // files written in offset order (chainrule's, the reference's) skip the sort
   let expected = 0;
   for (const e of entries) {
     if (e.begin !== expected) {
@@ -338,50 +353,95 @@ export function parseSafetensors(input: Uint8Array | ArrayBuffer, op: string): P
   return { bytes, headerLength, dataStart, entries, metadata };
 }
 
-function parseEntry(op: string, name: string, info: JsonValue, dataLength: number): RawEntry {
-  const where = `${op}: tensor ${quoteName(name)}`;
-  if (!(info instanceof Map)) throw new FormatError(`${where}: its header entry must be an object, found ${jsonKind(info)}.`);
-  const dtypeValue = field(info, "dtype", where);
-  if (typeof dtypeValue !== "string") throw new FormatError(`${where}: 'dtype' must be a string, found ${jsonKind(dtypeValue)}.`);
-  if (!Object.prototype.hasOwnProperty.call(ITEM_SIZE, dtypeValue)) {
-    if (UNSUPPORTED.has(dtypeValue)) {
-      throw new DTypeError(`${where} has dtype ${dtypeValue}, which chainrule cannot represent; convert it (e.g. to F32) before saving.`);
-    }
-    throw new FormatError(`${where}: unknown dtype ${JSON.stringify(dtypeValue).slice(0, 40)}; expected one of ${Object.keys(ITEM_SIZE).join(", ")}.`);
+/** `__metadata__`: null, or an object of strings. */
+function readMetadata(op: string, reader: JsonReader, metadata: Record<string, string>): void {
+  const c = reader.peek();
+  if (c !== "{") {
+    const value = reader.value(1);
+    if (value === null) return;
+    throw new FormatError(`${op}: '__metadata__' must be an object of strings, found ${jsonKind(value)}.`);
   }
-  const dtype = dtypeValue as SafetensorsDType;
-
-  const shapeValue = field(info, "shape", where);
-  if (!Array.isArray(shapeValue) || !shapeValue.every(isSize)) {
-    throw new FormatError(`${where}: 'shape' must be a list of non-negative integers, found ${preview(shapeValue)}.`);
-  }
-  const shape = shapeValue as number[];
-  const offsets = field(info, "data_offsets", where);
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !isSize(offsets[0]!) || !isSize(offsets[1]!)) {
-    throw new FormatError(`${where}: 'data_offsets' must be [begin, end], two non-negative integers, found ${preview(offsets)}.`);
-  }
-  const [begin, end] = offsets as [number, number];
-  if (begin > end || end > dataLength) {
-    throw new FormatError(`${where}: data_offsets [${begin}, ${end}] are not a range within the ${dataLength}-byte data buffer; the file is truncated or corrupt.`);
-  }
-  let elements = shape.includes(0) ? 0 : 1;
-  for (const d of shape) {
-    // Past the data buffer's size the byte count can only disagree; stop before it overflows.
-    if (elements > dataLength) break;
-    elements *= d;
-  }
-  const bytes = elements * ITEM_SIZE[dtype];
-  if (bytes !== end - begin) {
-    const shown = shape.length > 8 ? `[${shape.slice(0, 8).join(", ")}, ... (${shape.length} dims)]` : fmtShape(shape);
-    throw new FormatError(`${where}: ${dtype} ${shown} needs ${elements > dataLength ? "more than the whole file's" : bytes} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}; the file is corrupt.`);
-  }
-  return { name, dtype, shape, begin, end };
+  reader.object(1, (k) => {
+    const v = reader.value(2);
+    if (typeof v !== "string") throw new FormatError(`${op}: metadata ${quoteName(k)} must be a string, found ${jsonKind(v)}.`);
+    defineOwn(metadata, k, v);
+  });
 }
 
-function field(info: JsonObject, key: string, where: string): JsonValue {
-  const value = info.get(key);
-  if (value === undefined) throw new FormatError(`${where}: its header entry has no '${key}'.`);
-  return value;
+/** The canonical dtype strings, so an entry keeps no substring of the header alive. */
+const DTYPE_NAMES = new Map(Object.keys(ITEM_SIZE).map((d) => [d, d as SafetensorsDType]));
+
+function entryError(op: string, name: string, what: string, error: typeof FormatError | typeof DTypeError = FormatError): never {
+  throw new error(`${op}: tensor ${quoteName(name)}${what}`);
+}
+
+/** One tensor's header entry, read and checked: dtype, shape, and data_offsets within the buffer that fit them. */
+function readEntry(op: string, name: string, reader: JsonReader, dataLength: number): RawEntry {
+  // Runs once per tensor, up to millions of times: messages are built only when one is thrown.
+  const fail = (what: string, error?: typeof FormatError | typeof DTypeError): never => entryError(op, name, what, error);
+  if (reader.peek() !== "{") fail(`: its header entry must be an object, found ${jsonKind(reader.value(1))}.`);
+  let dtypeValue: JsonValue | undefined;
+  let shapeValue: JsonValue | undefined;
+  let offsets: JsonValue | undefined;
+  if (reader.openObject(1)) {
+    let others: string[] | undefined;
+    do {
+      const keyAt = reader.pos;
+      const key = reader.key();
+      const value = reader.value(2);
+      // Unknown fields are ignored, as the reference does.
+      if (key === "dtype") {
+        if (dtypeValue !== undefined) reader.duplicate(key, keyAt);
+        dtypeValue = value;
+      } else if (key === "shape") {
+        if (shapeValue !== undefined) reader.duplicate(key, keyAt);
+        shapeValue = value;
+      } else if (key === "data_offsets") {
+        if (offsets !== undefined) reader.duplicate(key, keyAt);
+        offsets = value;
+      } else if (others?.includes(key)) reader.duplicate(key, keyAt);
+      else (others ??= []).push(key);
+    } while (reader.more());
+  }
+  if (dtypeValue === undefined) fail(": its header entry has no 'dtype'.");
+  if (typeof dtypeValue !== "string") fail(`: 'dtype' must be a string, found ${jsonKind(dtypeValue!)}.`);
+  const dtype = DTYPE_NAMES.get(dtypeValue as string)!;
+  if (dtype === undefined) {
+    if (UNSUPPORTED.has(dtypeValue as string)) fail(` has dtype ${dtypeValue as string}, which chainrule cannot represent; convert it (e.g. to F32) before saving.`, DTypeError);
+    fail(`: unknown dtype ${JSON.stringify(dtypeValue).slice(0, 40)}; expected one of ${Object.keys(ITEM_SIZE).join(", ")}.`);
+  }
+
+  if (shapeValue === undefined) fail(": its header entry has no 'shape'.");
+  if (!Array.isArray(shapeValue) || !shapeValue.every(isSize)) fail(`: 'shape' must be a list of non-negative integers, found ${preview(shapeValue!)}.`);
+  const shape = shapeValue as number[];
+  const shown = (): string => (shape.length > 8 ? `[${shape.slice(0, 8).join(", ")}, ... (${shape.length} dims)]` : fmtShape(shape));
+  let elements = 1;
+  if (shape.includes(0)) {
+    // Zero elements, but the other dimensions must still multiply out to a count (the reference's
+    // checked product): [2^53, 2^53, 0] is no shape a tensor can have.
+    let nonZero = 1;
+    for (const d of shape) if (d !== 0) nonZero *= d;
+    if (nonZero > Number.MAX_SAFE_INTEGER) fail(`: shape ${shown()} multiplies out to more than 2^53 elements (leaving out its 0); no tensor has such a shape, the file is corrupt.`);
+    elements = 0;
+  } else {
+    for (const d of shape) {
+      // Past the data buffer's size the byte count can only disagree; stop before it overflows.
+      if (elements > dataLength) break;
+      elements *= d;
+    }
+  }
+  if (offsets === undefined) fail(": its header entry has no 'data_offsets'.");
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !isSize(offsets[0]!) || !isSize(offsets[1]!)) {
+    fail(`: 'data_offsets' must be [begin, end], two non-negative integers, found ${preview(offsets!)}.`);
+  }
+  const begin = (offsets as number[])[0]!;
+  const end = (offsets as number[])[1]!;
+  if (begin > end || end > dataLength) fail(`: data_offsets [${begin}, ${end}] are not a range within the ${dataLength}-byte data buffer; the file is truncated or corrupt.`);
+  const bytes = elements * ITEM_SIZE[dtype];
+  if (bytes !== end - begin) {
+    fail(`: ${dtype} ${shown()} needs ${elements > dataLength ? "more than the whole file's" : bytes} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}; the file is corrupt.`);
+  }
+  return { name, dtype, shape, begin, end };
 }
 
 function isSize(x: JsonValue): boolean {
