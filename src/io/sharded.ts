@@ -46,7 +46,10 @@ export function parseShardIndex(input: string | unknown, source = "parseShardInd
     defineOwn(weightMap, name, file);
   }
   const metadata = (value as { metadata?: unknown }).metadata;
-  return { metadata: typeof metadata === "object" && metadata !== null ? (metadata as Record<string, unknown>) : {}, weightMap };
+  if (metadata !== undefined && metadata !== null && (typeof metadata !== "object" || Array.isArray(metadata))) {
+    throw new FormatError(`${source}: "metadata" is ${Array.isArray(metadata) ? "an array" : typeof metadata}; an index's metadata is an object such as {"total_size": 28000}.`);
+  }
+  return { metadata: (metadata ?? {}) as Record<string, unknown>, weightMap };
 }
 
 /**
