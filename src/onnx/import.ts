@@ -9,7 +9,7 @@
  * node's operator and attributes, that every value is defined, and that the graph has no cycle.
  */
 import { DataError, fmtShape } from "../errors.js";
-import { Module } from "../nn/module.js";
+import { Module, type LoadStateDictOptions, type LoadStateDictResult, type StateDict } from "../nn/module.js";
 import { Parameter } from "../nn/parameter.js";
 import { batchNorm, layerNorm } from "../nn/functional/normalization.js";
 import { adaptiveAvgPool2d } from "../ops/adaptive-pool.js";
@@ -22,7 +22,7 @@ import { logSoftmax, softmax } from "../ops/softmax.js";
 import type { DType } from "../tensor/dtype.js";
 import { broadcastShapes } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { halfToFloatBits } from "../io/safetensors.js";
+import { defineOwn, halfToFloatBits } from "../io/safetensors.js";
 import { AttrType, DATA_TYPE_NAMES, DataType, int64, pb, type P } from "./proto.js";
 
 /** A malformed, hostile or unsupported ONNX file. The message names the node, initializer or field. */
@@ -560,6 +560,31 @@ export class OnnxModel extends Module {
     return this._paramNames.map((name) => [name, fields[`param:${name}`]]);
   }
 
+  /**
+   * The parameters and buffers by their ONNX names. The names come from the file, so one such as
+   * "__proto__" or "constructor" must stay an own entry (an assignment would set the object's
+   * prototype instead and lose the tensor).
+   */
+  override stateDict(): StateDict {
+    const out: StateDict = {};
+    for (const [name, p] of this.namedParameters()) defineOwn(out, name, p.detach());
+    for (const [name, b] of this.namedBuffers()) defineOwn(out, name, b.detach());
+    return out;
+  }
+
+  override async stateDictAsync(): Promise<StateDict> {
+    const out: StateDict = {};
+    for (const [name, t] of Object.entries(this.stateDict())) defineOwn(out, name, Tensor.fromStorage((await t.dataAsync()).slice(), t.shape, t.dtype));
+    return out;
+  }
+
+  /** Module.loadStateDict on the dict's own entries only: a parameter named "constructor" must not find Object.prototype.constructor. */
+  override loadStateDict(stateDict: StateDict, options?: LoadStateDictOptions): LoadStateDictResult {
+    const own: StateDict = Object.create(null) as StateDict;
+    if (stateDict !== null && typeof stateDict === "object") for (const [k, v] of Object.entries(stateDict)) defineOwn(own, k, v);
+    return super.loadStateDict(own, options);
+  }
+
   /** The value of every graph output, by name. `inputs`: one tensor per graph input, in order or by name. */
   run(inputs: readonly Tensor[] | Record<string, Tensor>): Record<string, Tensor> {
     const list = Array.isArray(inputs) ? inputs : this.inputs.map((v) => (inputs as Record<string, Tensor>)[v.name]!);
@@ -693,7 +718,8 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer, options: LoadModelOpt
       constants.set(outs[0]!, value);
       continue;
     }
-    const make = OPERATORS[opType];
+    // Own operators only: "toString" or "constructor" must not find Object.prototype's functions.
+    const make = Object.hasOwn(OPERATORS, opType) ? OPERATORS[opType] : undefined;
     if (make === undefined) fail(`${label}: operator '${opType}' is not supported. The reader supports: ${SUPPORTED_OPERATORS.join(", ")}.`);
     const ctx: OpCtx = { node: label, attrs, opset, inputs: (n.input ?? []).length, outputs: outs.length, dtype };
     pending.push({ index, step: { name: label, inputs: [...(n.input ?? [])], outputs: [...outs], run: make(ctx) } });
