@@ -32,6 +32,14 @@ export interface IdxImages {
   pixels: Uint8Array;
 }
 
+/** The file's bytes: a Uint8Array (a Node Buffer is one) or an ArrayBuffer; anything else is a DataError naming the file. */
+function fileBytes(input: unknown, name: string, what: string): Uint8Array {
+  if (input instanceof Uint8Array) return input;
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  const got = input === null ? "null" : ArrayBuffer.isView(input) ? `a ${input.constructor.name}` : Array.isArray(input) ? "an array" : typeof input;
+  throw new DataError(`${name}: expected the bytes of ${what} (a Uint8Array or ArrayBuffer), got ${got}.`);
+}
+
 function u32(bytes: Uint8Array, at: number): number {
   return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }
@@ -49,7 +57,8 @@ function sizeMismatch(name: string, what: string, expected: number, actual: numb
 }
 
 /** Parses an IDX image file (magic 2051). `name` (the file's path) is used in errors. */
-export function parseIdxImages(bytes: Uint8Array, name = "IDX images"): IdxImages {
+export function parseIdxImages(input: Uint8Array | ArrayBuffer, name = "IDX images"): IdxImages {
+  const bytes = fileBytes(input, name, "an IDX image file");
   if (bytes.length < 16) throw new DataError(`${name}: ${bytes.length} bytes is too short for an IDX image file; its header alone is 16 bytes (magic 2051, count, rows, cols).`);
   const magic = u32(bytes, 0);
   if (magic !== IDX_IMAGES_MAGIC) {
@@ -65,7 +74,8 @@ export function parseIdxImages(bytes: Uint8Array, name = "IDX images"): IdxImage
 }
 
 /** Parses an IDX label file (magic 2049): the labels, one byte each. */
-export function parseIdxLabels(bytes: Uint8Array, name = "IDX labels"): Uint8Array {
+export function parseIdxLabels(input: Uint8Array | ArrayBuffer, name = "IDX labels"): Uint8Array {
+  const bytes = fileBytes(input, name, "an IDX label file");
   if (bytes.length < 8) throw new DataError(`${name}: ${bytes.length} bytes is too short for an IDX label file; its header alone is 8 bytes (magic 2049, count).`);
   const magic = u32(bytes, 0);
   if (magic !== IDX_LABELS_MAGIC) {
@@ -91,8 +101,8 @@ export interface IdxDatasetOptions {
  * (byte / 255), y int32. The two counts must be equal.
  */
 export function idxDataset(
-  imageBytes: Uint8Array,
-  labelBytes: Uint8Array,
+  imageBytes: Uint8Array | ArrayBuffer,
+  labelBytes: Uint8Array | ArrayBuffer,
   options: IdxDatasetOptions & { imagesName?: string; labelsName?: string } = {},
 ): TensorDataset {
   const imagesName = options.imagesName ?? "IDX images";
@@ -129,7 +139,8 @@ export interface Cifar10Batch {
  * Parses a CIFAR-10 binary batch file (e.g. data_batch_1.bin): the length must be a positive
  * multiple of 3,073 and every label 0…9. `name` (the file's path) is used in errors.
  */
-export function parseCifar10Batch(bytes: Uint8Array, name = "CIFAR-10 batch"): Cifar10Batch {
+export function parseCifar10Batch(input: Uint8Array | ArrayBuffer, name = "CIFAR-10 batch"): Cifar10Batch {
+  const bytes = fileBytes(input, name, "a CIFAR-10 batch file");
   if (bytes.length === 0 || bytes.length % CIFAR10_RECORD_BYTES !== 0) {
     const whole = Math.floor(bytes.length / CIFAR10_RECORD_BYTES);
     const hint = bytes[0] === 0x1f && bytes[1] === 0x8b ? " The file is gzip-compressed: decompress it first." : bytes[0] === 0x80 ? " It looks like a Python pickle: use the binary version (cifar-10-binary.tar.gz)." : "";
@@ -151,10 +162,24 @@ export function parseCifar10Batch(bytes: Uint8Array, name = "CIFAR-10 batch"): C
 }
 
 /**
- * The class names in a batches.meta.txt (one per line; blank lines ignored): exactly 10.
+ * The class names in a batches.meta.txt (its text, or its bytes as UTF-8; one per line; blank
+ * lines and a leading byte-order mark ignored): exactly 10, all different.
  */
-export function parseCifar10Meta(text: string, name = "batches.meta.txt"): string[] {
+export function parseCifar10Meta(input: string | Uint8Array | ArrayBuffer, name = "batches.meta.txt"): string[] {
+  let text: string;
+  if (typeof input === "string") text = input;
+  else {
+    const bytes = fileBytes(input, name, "batches.meta.txt (or its text)");
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      throw new DataError(`${name}: not valid UTF-8 text; batches.meta.txt holds the 10 class names, one per line.`);
+    }
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const names = text.split(/\r?\n/).map((s) => s.trim()).filter((s) => s.length > 0);
   if (names.length !== 10) throw new DataError(`${name}: expected 10 class names, one per line, found ${names.length}.`);
+  const first = names.findIndex((n, i) => names.indexOf(n) !== i);
+  if (first >= 0) throw new DataError(`${name}: the class name ${JSON.stringify(names[first])} appears twice; the 10 CIFAR-10 classes are all different.`);
   return names;
 }
