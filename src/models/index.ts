@@ -12,7 +12,7 @@ import * as nn from "../nn/index.js";
 import type { DType } from "../tensor/dtype.js";
 import type { Generator } from "../tensor/random.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { buildConvNet, describeConvNet } from "./architecture.js";
+import { CNN_SPEC, buildConvNet, describeConvNet, parseArchitecture } from "./architecture.js";
 
 export { ArchitectureError, CNN_SPEC, buildConvNet, describeConvNet, parseArchitecture, type ArchitectureLabel, type ConvNetOptions, type LayerToken } from "./architecture.js";
 
@@ -120,26 +120,145 @@ export function encodeMetadata(meta: ModelMetadata): Record<string, string> {
   return out;
 }
 
-function parseJson<T>(metadata: Record<string, string>, key: string, source: string): T | undefined {
-  const text = metadata[key];
-  if (text === undefined) return undefined;
+function parseJson(metadata: Record<string, string>, key: string, source: string): unknown {
+  if (!Object.hasOwn(metadata, key)) return undefined;
   try {
-    return JSON.parse(text) as T;
+    return JSON.parse(metadata[key]!);
   } catch {
     throw new ValueError(`${source}: the metadata entry "${key}" is not valid JSON.`);
   }
 }
 
-/** Reads chainrule's metadata back; a ValueError naming `source` (a file name) if the architecture is missing. */
+/** A short JSON rendering of a value from a file, for messages. */
+function preview(v: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = String(v);
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+const isCount = (x: unknown): x is number => typeof x === "number" && Number.isSafeInteger(x) && x >= 1;
+const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+
+/**
+ * Checks an architecture read from a file (or built by a caller) field by field, so that a damaged
+ * one is a ValueError naming `source`, the field, its value and what is expected, and never a
+ * TypeError or a half-built network.
+ */
+export function checkArchitecture(value: unknown, source = "checkArchitecture"): Architecture {
+  const key = META_KEYS.architecture;
+  const bad = (what: string): never => {
+    throw new ValueError(`${source}: the "${key}" metadata ${what}; the file is damaged or was not written by chainrule.`);
+  };
+  if (!isPlainObject(value)) return bad(`is ${preview(value)}, not an object like {"model":"mlp","sizes":[784,100,10],"activation":"relu","loss":"softmax"}`);
+  const { model, sizes, activation, loss } = value;
+  if (typeof model !== "string" || !(MODELS as readonly string[]).includes(model)) bad(`has model ${preview(model)}; expected one of ${MODELS.map((m) => `"${m}"`).join(", ")}`);
+  if (!Array.isArray(sizes) || sizes.length < 2 || !sizes.every(isCount)) bad(`has sizes ${preview(sizes)}; expected a list of at least two positive integers (input features, hidden sizes..., classes)`);
+  if (typeof activation !== "string" || !(ACTIVATIONS as readonly string[]).includes(activation)) bad(`has activation ${preview(activation)}; expected one of ${ACTIVATIONS.map((a) => `"${a}"`).join(", ")}`);
+  if (typeof loss !== "string" || !(LOSSES as readonly string[]).includes(loss)) bad(`has loss ${preview(loss)}; expected one of ${LOSSES.map((l) => `"${l}"`).join(", ")}`);
+  if (model === "cnn") {
+    const { layers, input } = value;
+    if (typeof layers !== "string") bad(`has layers ${preview(layers)}; a convnet's architecture needs its layers as a string such as "${CNN_SPEC}"`);
+    parseArchitecture(layers as string, { label: `${source}: "${key}" layers` });
+    if (!Array.isArray(input) || input.length !== 3 || !input.every(isCount)) bad(`has input ${preview(input)}; a convnet's input is [channels, height, width], three positive integers`);
+    const [c, h, w] = input as number[];
+    if ((sizes as number[]).length !== 2 || (sizes as number[])[0] !== c! * h! * w!) {
+      bad(`has sizes ${preview(sizes)} for a convnet with input ${preview(input)}; expected [${c! * h! * w!}, classes] (the flat input features, then the classes)`);
+    }
+  }
+  return value as unknown as Architecture;
+}
+
+/**
+ * The number of values (parameters and buffers) the architecture's network holds, computed from
+ * the architecture alone: fromBytes compares it with the file before building anything, so a
+ * damaged size (10^9 hidden units) is refused instead of allocated. Mirrors buildModel/buildConvNet.
+ */
+export function stateSize(arch: Architecture): number {
+  const linear = (i: number, o: number): number => i * o + o;
+  const batchNorm = (c: number): number => 4 * c + 1;
+  const classes = arch.sizes[arch.sizes.length - 1]!;
+  if (arch.model !== "cnn") {
+    let n = 0;
+    for (let i = 0; i + 1 < arch.sizes.length; i++) n += linear(arch.sizes[i]!, arch.sizes[i + 1]!);
+    return n;
+  }
+  const tokens = parseArchitecture(arch.layers!, {});
+  let [c, h, w] = arch.input!;
+  let flat: number | null = null;
+  let n = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    switch (t.kind) {
+      case "conv":
+        n += c * t.filters * t.kernel * t.kernel + t.filters;
+        [c, h, w] = [t.filters, Math.floor((h - 1) / t.stride) + 1, Math.floor((w - 1) / t.stride) + 1];
+        if (tokens[i + 1]?.kind === "bn") {
+          n += batchNorm(c);
+          i++;
+        }
+        break;
+      case "bn":
+        n += batchNorm(flat ?? c);
+        break;
+      case "pool":
+      case "avgpool":
+        [h, w] = [Math.floor(h / t.kernel), Math.floor(w / t.kernel)];
+        break;
+      case "gap":
+        [h, w] = [1, 1];
+        flat ??= c;
+        break;
+      case "dropout":
+        break;
+      case "fc":
+        n += linear(flat ?? c * h * w, t.units);
+        flat = t.units;
+        break;
+    }
+  }
+  return n + linear(flat ?? c * h * w, classes);
+}
+
+/** Reads chainrule's metadata back; a ValueError naming `source` (a file name) if the architecture is missing or any entry is malformed. */
 export function decodeMetadata(metadata: Record<string, string>, source = "decodeMetadata"): ModelMetadata {
-  const architecture = parseJson<Architecture>(metadata, META_KEYS.architecture, source);
-  if (!architecture || !Array.isArray(architecture.sizes) || architecture.sizes.length < 2) {
+  const raw = parseJson(metadata, META_KEYS.architecture, source);
+  if (raw === undefined) {
     throw new ValueError(`${source} has no "${META_KEYS.architecture}" metadata, so the network cannot be rebuilt; it must be a model.safetensors written by \`chainrule train --out DIR\` (or models.toBytes).`);
   }
-  const dataset = parseJson<DatasetInfo>(metadata, META_KEYS.dataset, source);
-  const classes = parseJson<string[]>(metadata, META_KEYS.classes, source);
-  const normalization = parseJson<Normalization>(metadata, META_KEYS.normalization, source);
-  return { architecture, ...(dataset ? { dataset } : {}), ...(classes ? { classes } : {}), ...(normalization ? { normalization } : {}) };
+  const architecture = checkArchitecture(raw, source);
+  const features = architecture.sizes[0]!;
+  const outputs = architecture.sizes[architecture.sizes.length - 1]!;
+  const bad = (key: string, value: unknown, expected: string): never => {
+    throw new ValueError(`${source}: the "${key}" metadata is ${preview(value)}; expected ${expected}.`);
+  };
+  const out: ModelMetadata = { architecture };
+
+  const dataset = parseJson(metadata, META_KEYS.dataset, source);
+  if (dataset !== undefined) {
+    if (!isPlainObject(dataset) || typeof dataset.name !== "string" || !isPlainObject(dataset.options)) bad(META_KEYS.dataset, dataset, `{"name": ..., "options": {...}}`);
+    const shape = (dataset as Record<string, unknown>).imageShape;
+    if (shape !== undefined && !(Array.isArray(shape) && shape.length === 3 && shape.every(isCount))) bad(META_KEYS.dataset, dataset, "an imageShape of [channels, height, width], three positive integers");
+    out.dataset = dataset as unknown as DatasetInfo;
+  }
+  const classes = parseJson(metadata, META_KEYS.classes, source);
+  if (classes !== undefined) {
+    if (!Array.isArray(classes) || !classes.every((c) => typeof c === "string")) bad(META_KEYS.classes, classes, "a list of class names (strings)");
+    if ((classes as string[]).length !== outputs) bad(META_KEYS.classes, classes, `${outputs} class names, one per output of the model`);
+    out.classes = classes as string[];
+  }
+  const normalization = parseJson(metadata, META_KEYS.normalization, source);
+  if (normalization !== undefined) {
+    const ok = (v: unknown, positive: boolean): boolean => Array.isArray(v) && v.length === features && v.every((x) => typeof x === "number" && Number.isFinite(x) && (!positive || x > 0));
+    if (!isPlainObject(normalization) || !ok(normalization.mean, false) || !ok(normalization.std, true)) {
+      bad(META_KEYS.normalization, normalization, `{"mean": [...], "std": [...]}, ${features} finite numbers each (one per input feature), every std above 0`);
+    }
+    out.normalization = normalization as unknown as Normalization;
+  }
+  return out;
 }
 
 /**
@@ -156,6 +275,9 @@ export async function toBytesAsync(model: nn.Module, meta: ModelMetadata): Promi
   return stateDictToBytes(await model.stateDictAsync(), { metadata: encodeMetadata(meta) });
 }
 
+/** Networks up to this many values are cheap to build just to let loadStateDict explain a mismatch. */
+const BUILD_TO_EXPLAIN = 2 ** 20;
+
 /**
  * Rebuilds a model from a model.safetensors (from `chainrule train --out` or `toBytes`): the
  * architecture from its metadata, then the weights. `source` names the file in errors.
@@ -164,6 +286,14 @@ export function fromBytes(bytes: Uint8Array | ArrayBuffer, options: { dtype?: DT
   const source = options.source ?? "models.fromBytes";
   const { tensors, metadata } = deserialize(bytes);
   const meta = decodeMetadata(metadata, source);
+  // Every value of the network must come from the file, so an architecture that needs more than
+  // the file holds cannot load. A large one is refused before it is built (a damaged size must
+  // not allocate gigabytes); a small one is built, for loadStateDict to name what does not fit.
+  const needed = stateSize(meta.architecture);
+  const held = Object.values(tensors).reduce((n, t) => n + t.size, 0);
+  if (needed > held && needed > BUILD_TO_EXPLAIN) {
+    throw new ValueError(`${source}: the architecture ${describeArchitecture(meta.architecture)} has ${needed} weights and buffers but the file holds ${held} values; the metadata does not describe these weights.`);
+  }
   const model = buildModel(meta.architecture, { label: source, ...(options.dtype ? { dtype: options.dtype } : {}) });
   model.loadStateDict(tensors);
   return { model, meta };
