@@ -31,7 +31,7 @@ describe("package layout", () => {
     join(srcDir, "cli", "commands", "explain.ts"),
     join(srcDir, "cli", "commands", "graph.ts"),
     // The `chainrule` command (commander, vega, pngjs; reads and writes files).
-    ...["main.ts", "common.ts", "model.ts", "datasets.ts", "plot.ts", "weights-image.ts", "architecture.ts", "conv-images.ts"].map((f) => join(srcDir, "cli", f)),
+    ...["main.ts", "common.ts", "model.ts", "datasets.ts", "plot.ts", "weights-image.ts", "architecture.ts", "conv-images.ts", "out-lock.ts"].map((f) => join(srcDir, "cli", f)),
     ...["index.ts", "train.ts", "eval.ts", "gradcheck.ts", "export.ts", "predict.ts"].map((f) => join(srcDir, "cli", "commands", f)),
   ]);
   // Packages the core may import because they run in browsers too (WebAssembly Graphviz).
