@@ -228,8 +228,9 @@ export abstract class Module {
   /** Parameters and buffers by dotted name. The tensors share storage with the model's. */
   stateDict(): StateDict {
     const out: StateDict = {};
-    for (const [name, p] of this.namedParameters()) out[name] = p.detach();
-    for (const [name, b] of this.namedBuffers()) out[name] = b.detach();
+    // defineProperty: a name such as "__proto__" is an entry like any other, never the prototype.
+    for (const [name, p] of this.namedParameters()) setEntry(out, name, p.detach());
+    for (const [name, b] of this.namedBuffers()) setEntry(out, name, b.detach());
     return out;
   }
 
@@ -240,7 +241,7 @@ export abstract class Module {
    */
   async stateDictAsync(): Promise<StateDict> {
     const out: StateDict = {};
-    for (const [name, t] of Object.entries(this.stateDict())) out[name] = Tensor.fromStorage((await t.dataAsync()).slice(), t.shape, t.dtype);
+    for (const [name, t] of Object.entries(this.stateDict())) setEntry(out, name, Tensor.fromStorage((await t.dataAsync()).slice(), t.shape, t.dtype));
     return out;
   }
 
@@ -258,13 +259,14 @@ export abstract class Module {
     const aliases = this.stateNames();
     const namesOf = (name: string, t: Tensor): string[] => [name, ...(aliases.get(t) ?? []).filter((a) => a !== name)];
     const known = new Set([...own].flatMap(([name, t]) => namesOf(name, t)));
-    const missingKeys = [...own].filter(([name, t]) => !namesOf(name, t).some((k) => k in stateDict)).map(([name]) => name);
+    const missingKeys = [...own].filter(([name, t]) => !namesOf(name, t).some((k) => Object.hasOwn(stateDict, k))).map(([name]) => name);
     const unexpectedKeys = Object.keys(stateDict).filter((k) => !known.has(k));
     const problems: string[] = [];
     const sources = new Map<Tensor, Tensor>();
     for (const [primary, target] of own) {
       for (const name of namesOf(primary, target)) {
-        const source = stateDict[name];
+        // Own entries only: "constructor" or "toString" must not be found on Object.prototype.
+        const source = Object.hasOwn(stateDict, name) ? stateDict[name] : undefined;
         if (!source) continue;
         if (!(source instanceof Tensor)) problems.push(`"${name}" is not a Tensor`);
         else if (source.size !== target.size || source.shape.some((d, i) => d !== target.shape[i]) || source.ndim !== target.ndim) {
@@ -330,4 +332,9 @@ export abstract class Module {
   describe(): string {
     return this._path ? `${this.constructor.name} '${this._path}'` : this.constructor.name;
   }
+}
+
+/** dict[name] = value as an own, enumerable entry, whatever the name ("__proto__" included). */
+function setEntry(dict: StateDict, name: string, value: Tensor): void {
+  Object.defineProperty(dict, name, { value, enumerable: true, writable: true, configurable: true });
 }
