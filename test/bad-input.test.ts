@@ -615,6 +615,7 @@ describe("chainrule train", () => {
     ["--backend webgpu --dtype float64", ["train", "--backend", "webgpu", "--dtype", "float64"], 2, ["--backend webgpu", "float32", "drop --dtype float64"]],
     ["--out without a value", ["train", "--out"], 2, ["--out", "argument missing"]],
     ["an unknown option", ["train", "--colour", "red"], 2, ["unknown option '--colour'"]],
+    ["--resume of a file that is not a checkpoint", ["train", "--dataset", "spiral", "--epochs", "2", "--resume", "$T/garbage.safetensors"], 1, ["--resume", "$T/garbage.safetensors", "checkpointFromBytes", "not safetensors"], { check: (r) => expect(r.out).not.toMatch(/epoch 1/) }],
     ["--resume of a missing file", ["train", "--dataset", "spiral", "--resume", "$T/nope.safetensors"], 1, ["--resume", "$T/nope.safetensors", "does not exist", "checkpoint.safetensors"]],
     [
       "--out under a regular file fails before the data loads",

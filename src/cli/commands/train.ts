@@ -319,7 +319,13 @@ async function trainOn(opts: TrainCommandOptions, io: CliIO): Promise<TrainResul
     stream: io.stream ?? { write: (s: string) => io.out(s), isTTY: io.isTTY },
   });
   if (opts.resume !== undefined) {
-    trainer.loadCheckpoint(opts.resume);
+    try {
+      trainer.loadCheckpoint(opts.resume);
+    } catch (e) {
+      // Name the option and the file: the reader's own message says what is wrong with it.
+      if (e instanceof Error && !(e instanceof CliError)) throw new CliError(`--resume ${opts.resume}: ${e.message}`);
+      throw e;
+    }
     info(`resumed:   ${opts.resume} (after epoch ${trainer.epoch} of ${epochs})\n`);
   }
   let history: History;
