@@ -204,7 +204,7 @@ describe.skipIf(!haveBrowser)("web: explorer", () => {
 
       await page.fill(".ex-expr", "(x+y");
       await page.waitForFunction(() => document.querySelector(".ex-expr-error")?.textContent !== "");
-      expect(await page.textContent(".ex-expr-error")).toContain("unbalanced parenthesis: '(' is never closed at column 1");
+      expect(await page.textContent(".ex-expr-error")).toContain("unbalanced parenthesis: '(' is never closed; add the missing ')' at column 1");
       await page.fill(".ex-expr", "foo(x)*y");
       expect(await page.textContent(".ex-expr-error")).toContain("unknown function 'foo'");
       await waitForOutput(page, "-12.04");
