@@ -32,6 +32,40 @@ const MIN_RESIDENT_BYTES = 256;
 /** 4 GiB: wasm32's ceiling. */
 const MAX_PAGES = 65536;
 
+/** The live-block table's index of a block at byte offset `ptr` (its offset in BLOCK units). */
+function blockKey(ptr: number): number {
+  return (ptr / BLOCK) | 0;
+}
+
+/**
+ * Live blocks: the size class of the block starting at each BLOCK-aligned offset (0: none), in
+ * an Int32Array grown with the memory (4 bytes per 128 of memory). A Map here cost 40 µs per
+ * insertion once 80,000 blocks were live (a 4×10^4-op chain ran 10× slower on wasm than on js).
+ */
+class LiveTable {
+  private cls = new Int32Array(1024);
+  size = 0;
+  get(key: number): number | undefined {
+    const c = key < this.cls.length ? this.cls[key]! : 0;
+    return c === 0 ? undefined : c;
+  }
+  set(key: number, cls: number): void {
+    if (key >= this.cls.length) {
+      const grown = new Int32Array(Math.max(key + 1, this.cls.length * 2));
+      grown.set(this.cls);
+      this.cls = grown;
+    }
+    if (this.cls[key] === 0) this.size++;
+    this.cls[key] = cls;
+  }
+  delete(key: number): void {
+    if (key < this.cls.length && this.cls[key] !== 0) {
+      this.cls[key] = 0;
+      this.size--;
+    }
+  }
+}
+
 /** The size class (bytes) of a block that holds `bytes` of data. */
 export function sizeClass(bytes: number): number {
   const b = Math.max(bytes + SLACK, BLOCK);
@@ -76,7 +110,7 @@ export class WasmHeap implements StorageAllocator {
   private readonly buffers = new Set<ArrayBufferLike>();
   private top: number;
   /** Live blocks: byte offset → size class. */
-  private readonly live = new Map<number, number>();
+  private readonly live = new LiveTable();
   /** Freed blocks by size class. */
   private readonly pools = new Map<number, number[]>();
   private allocated = 0;
@@ -155,16 +189,16 @@ export class WasmHeap implements StorageAllocator {
       }
       this.top = end;
     }
-    this.live.set(ptr, cls);
+    this.live.set(blockKey(ptr), cls);
     this.allocated += cls;
     return ptr;
   }
 
   /** Returns a block to its pool. */
   free(ptr: number): void {
-    const cls = this.live.get(ptr);
+    const cls = this.live.get(blockKey(ptr));
     if (cls === undefined) return;
-    this.live.delete(ptr);
+    this.live.delete(blockKey(ptr));
     this.allocated -= cls;
     this.pooled += cls;
     let pool = this.pools.get(cls);
@@ -173,7 +207,7 @@ export class WasmHeap implements StorageAllocator {
   }
 
   private releaseTensorBlock(ptr: number): void {
-    const cls = this.live.get(ptr);
+    const cls = this.live.get(blockKey(ptr));
     if (cls !== undefined) {
       this.residentBytes -= cls;
       if (this.unscoped.delete(ptr)) this.unscopedBytes -= cls;
@@ -198,7 +232,7 @@ export class WasmHeap implements StorageAllocator {
   /** Whether `x` is a whole resident block's view (so a kernel may write whole vectors past its end). */
   ownsBlock(x: Storage): boolean {
     if (!this.owns(x)) return false;
-    const cls = this.live.get(x.byteOffset);
+    const cls = this.live.get(blockKey(x.byteOffset));
     return cls !== undefined && x.byteLength + SLACK <= cls;
   }
 
@@ -219,7 +253,7 @@ export class WasmHeap implements StorageAllocator {
       this.fallbacks++;
       return undefined;
     }
-    const cls = this.live.get(ptr)!;
+    const cls = this.live.get(blockKey(ptr))!;
     this.residentBytes += cls;
     if (!scoped) {
       this.unscoped.add(ptr);
