@@ -59,6 +59,21 @@ function contiguous(strides: readonly number[], shape: readonly number[]): boole
  */
 export const webgpuTuning: { matmul: "auto" | "tiles" | "registers" } = { matmul: "auto" };
 
+/** Parameter words of the strided copy/write kernels: [n, nd, offset, …, shape, strides] over the merged axes. */
+function stridedParams(what: "copy" | "write", n: number, offset: number, strides: readonly number[], shape: readonly number[]): number[] {
+  const [cs, [cst]] = collapse(shape, [strides]);
+  if (cs.length > K.MAX_DIMS) throw new DeviceError(`webgpu: a strided ${what} over ${cs.length} non-mergeable axes; at most ${K.MAX_DIMS} are supported on the GPU.`);
+  const params = new Array<number>(K.stridesAt(1)).fill(0);
+  params[0] = n;
+  params[1] = cs.length;
+  params[2] = offset;
+  cs.forEach((v, d) => {
+    params[K.SHAPE_AT + d] = v;
+    params[K.stridesAt(0) + d] = cst![d]! | 0;
+  });
+  return params;
+}
+
 export class WebGpuBackend implements Backend {
   readonly name = "webgpu";
   readonly allocator: StorageAllocator;
@@ -213,13 +228,7 @@ export class WebGpuBackend implements Backend {
     const n = out.length;
     if (n === 0) return;
     const t = this.type(out);
-    const [cs, [cst]] = collapse(shape, [strides]);
-    if (cs.length > K.MAX_DIMS) throw new DeviceError(`webgpu: a strided copy over ${cs.length} non-mergeable axes; at most ${K.MAX_DIMS} are supported on the GPU.`);
-    const params = new Array<number>(K.stridesAt(1)).fill(0);
-    params[0] = n;
-    params[1] = cs.length;
-    params[2] = offset;
-    cs.forEach((v, d) => { params[K.SHAPE_AT + d] = v; params[K.stridesAt(0) + d] = cst![d]! | 0; });
+    const params = stridedParams("copy", n, offset, strides, shape);
     this.run(`copyStrided:${t}`, () => K.copyStridedKernel(t), params, [src, { w: out }], K.grid1d(n));
   }
 
@@ -227,13 +236,7 @@ export class WebGpuBackend implements Backend {
     const n = src.length;
     if (n === 0) return;
     const t = this.type(out);
-    const [cs, [cst]] = collapse(shape, [strides]);
-    if (cs.length > K.MAX_DIMS) throw new DeviceError(`webgpu: a strided write over ${cs.length} non-mergeable axes; at most ${K.MAX_DIMS} are supported on the GPU.`);
-    const params = new Array<number>(K.stridesAt(1)).fill(0);
-    params[0] = n;
-    params[1] = cs.length;
-    params[2] = offset;
-    cs.forEach((v, d) => { params[K.SHAPE_AT + d] = v; params[K.stridesAt(0) + d] = cst![d]! | 0; });
+    const params = stridedParams("write", n, offset, strides, shape);
     this.run(`scatterStrided:${t}:${accumulate}`, () => K.scatterStridedKernel(t, accumulate), params, [src, { w: out }], K.grid1d(n));
   }
 
