@@ -52,7 +52,7 @@
  * the garbage of the ones before it; chainrule's timed calls run in tidy(), as TF.js' in tf.tidy.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -69,6 +69,9 @@ import { buildInfo } from "../src/backend/wasm/backend.js";
 // The Node entry: worker threads on every core (its side effect, kept by package.json's sideEffects).
 import * as cr from "../src/node.js";
 import type { MemoryRun, MemorySample } from "./train-memory.js";
+import { TRAIN_LR, concat, fromChannelsLast, median, oneHot, randomData, relDiff, toChannelsLast, trainSpec, type TrainSpec } from "./shared.js";
+import { cpuModel, fmt } from "./shared-node.js";
+import { writeFileAtomic } from "../src/io/node-fs.js";
 
 const require = createRequire(import.meta.url);
 const CORES = os.availableParallelism();
@@ -167,11 +170,6 @@ const TARGET_MS = 300;
 /** Relative difference above which a result is treated as a different computation. */
 const MAX_REL_ERR = 1e-3;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** The process's CPU time in ms (user + system, every thread: GC helpers included). */
 function cpuMs(): number {
@@ -209,39 +207,9 @@ async function settle(): Promise<void> {
  * A scale-aware difference between two results: max |a − b| / max(1, max |a|); with `segments`,
  * the largest over the parts of max |a − b| / max |a| (each part on its own scale).
  */
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>, segments?: number[]): number {
-  if (a.length !== b.length) return Infinity;
-  const parts = segments ?? [a.length];
-  if (parts.reduce((s, n) => s + n, 0) !== a.length) return Infinity;
-  let worst = 0;
-  let start = 0;
-  for (const len of parts) {
-    let diff = 0;
-    let scale = segments ? 0 : 1;
-    for (let i = start; i < start + len; i++) {
-      const d = Math.abs(a[i]! - b[i]!);
-      if (!(d <= diff)) diff = d; // a NaN counts as the largest difference
-      scale = Math.max(scale, Math.abs(a[i]!));
-    }
-    const r = diff === 0 ? 0 : diff / (scale || Number.MIN_VALUE);
-    if (!(r <= worst)) worst = r;
-    start += len;
-  }
-  return worst;
-}
 
 // ------------------------------------------------------------------ data and TF.js helpers
 
-/** Deterministic float32 data shared by every library (an LCG, uniform in [lo, hi)). */
-function randomData(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + ((hi - lo) * s) / 4294967296;
-  }
-  return out;
-}
 
 const crTensor = (data: Float32Array, shape: number[], requiresGrad = false): cr.Tensor =>
   cr.tensor(data, { shape, dtype: "float32", requiresGrad });
@@ -279,18 +247,6 @@ const tfOutput = (fn: () => tf.Tensor | tf.Tensor[]) => (): Float32Array =>
 // ------------------------------------------------------------------ PyTorch (a python3 child process)
 
 /** The training rows' model: sizes [in, hidden, out], batch, data, initial parameters, SGD's lr. */
-interface TrainSpec {
-  batch: number;
-  sizes: [number, number, number];
-  lr: number;
-  x: Float32Array;
-  /** Class labels in [0, out). */
-  y: Int32Array;
-  w1: Float32Array;
-  b1: Float32Array;
-  w2: Float32Array;
-  b2: Float32Array;
-}
 
 /** What PyTorch's script computes for a row, with the same input data as the other libraries. */
 type TorchJob =
@@ -611,35 +567,8 @@ const graphRow: Row = {
 };
 
 /** SGD's learning rate in the training rows (plain SGD: no momentum, no weight decay). */
-const TRAIN_LR = 0.05;
 
-/** A training row's data: x uniform in [0, 1), labels uniform, parameters PyTorch's Linear init U(±1/√fan_in). */
-function trainSpec(batch: number, sizes: [number, number, number], seed: number): TrainSpec {
-  const [ni, nh, no] = sizes;
-  const y = new Int32Array(batch);
-  const u = randomData(batch, seed, 0, no);
-  for (let i = 0; i < batch; i++) y[i] = Math.min(no - 1, Math.floor(u[i]!));
-  const k1 = 1 / Math.sqrt(ni);
-  const k2 = 1 / Math.sqrt(nh);
-  return {
-    batch,
-    sizes,
-    lr: TRAIN_LR,
-    x: randomData(batch * ni, seed + 1, 0, 1),
-    y,
-    w1: randomData(ni * nh, seed + 2, -k1, k1),
-    b1: randomData(nh, seed + 3, -k1, k1),
-    w2: randomData(nh * no, seed + 4, -k2, k2),
-    b2: randomData(no, seed + 5, -k2, k2),
-  };
-}
 
-/** Labels as one-hot float32 rows (TF.js' softmaxCrossEntropy and the jax-js loss take these). */
-function oneHot(y: Int32Array, classes: number): Float32Array {
-  const out = new Float32Array(y.length * classes);
-  for (let i = 0; i < y.length; i++) out[i * classes + y[i]!] = 1;
-  return out;
-}
 
 /** The checked output of a training step: [loss, (θ before − θ after) / lr for W1, b1, W2, b2] (= the gradients). */
 function stepOutput(loss: number, before: Float32Array[], after: ArrayLike<number>[], lr: number): Float32Array {
@@ -806,27 +735,6 @@ function convNetSpec(batch: number, cin: number, hw: number, widths: [number, nu
   return { batch, cin, hw, widths, lr: CONV_LR, x: randomData(batch * cin * hw * hw, seed + 20, 0, 1), y, params };
 }
 
-/** NCHW (or OIHW) data as NHWC (HWIO for weights: [O, I, H, W] → [H, W, I, O]). */
-function toChannelsLast(data: Float32Array, [a, b, h, w]: number[], weight: boolean): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < a!; i++)
-    for (let j = 0; j < b!; j++)
-      for (let y = 0; y < h!; y++)
-        for (let x = 0; x < w!; x++) {
-          const v = data[((i * b! + j) * h! + y) * w! + x]!;
-          out[weight ? ((y * w! + x) * b! + j) * a! + i : ((i * h! + y) * w! + x) * b! + j] = v;
-        }
-  return out;
-}
-/** The inverse of toChannelsLast (shape: the NCHW / OIHW one). */
-function fromChannelsLast(data: ArrayLike<number>, [a, b, h, w]: number[], weight: boolean): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < a!; i++)
-    for (let j = 0; j < b!; j++)
-      for (let y = 0; y < h!; y++)
-        for (let x = 0; x < w!; x++) out[((i * b! + j) * h! + y) * w! + x] = data[weight ? ((y * w! + x) * b! + j) * a! + i : ((i * h! + y) * w! + x) * b! + j]!;
-  return out;
-}
 
 /**
  * TF.js' 3×3, stride 1, pad 1 convolution (NHWC, HWIO). On its wasm backend (tfjs-backend-wasm
@@ -929,16 +837,6 @@ function convLayerRow(batch: number, cin: number, cout: number, hw: number, seed
   };
 }
 
-/** Arrays concatenated into one float32 array. */
-function concat(parts: ArrayLike<number>[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /**
  * One training step of the two-conv-layer convnet (ConvNetSpec) on a batch, in each library's
@@ -1119,21 +1017,7 @@ async function initPeers(): Promise<{ peers: Peer[]; notes: string[]; python: st
 
 // ------------------------------------------------------------------ report
 
-function cpuModel(): string {
-  try {
-    const line = readFileSync("/proc/cpuinfo", "utf8").split("\n").find((l) => /^model name\s*:/.test(l));
-    if (line) return line.replace(/^model name\s*:\s*/, "").trim();
-  } catch {
-    // not Linux: fall back to os.cpus()
-  }
-  return os.cpus()[0]?.model ?? "unknown CPU";
-}
 
-function fmt(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  const a = Math.abs(v);
-  return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toPrecision(2);
-}
 
 const mdCell = (s: string): string => s.replace(/\|/g, "\\|");
 const agrees = (m: Measured): boolean => m.error === undefined && (m.relErr === undefined || m.relErr <= MAX_REL_ERR);
@@ -1372,21 +1256,6 @@ function memorySection(runs: MemoryRun[], why: string): string[] {
 
 // ------------------------------------------------------------------ the report file and main
 
-/** Writes next to the target, then renames over it: readers see the old file or the new one. */
-function writeAtomically(target: string, text: string): void {
-  const tmp = `${target}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, target);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created
-    }
-    throw e;
-  }
-}
 
 /** The issue's targets, where their rows ran. */
 function targetNotes(rows: Row[], results: Map<Lib, Measured>[]): string[] {
@@ -1461,7 +1330,7 @@ async function main(): Promise<void> {
 
   process.stdout.write(report);
   const target = path.join(here, "RESULTS.md");
-  writeAtomically(target, report);
+  writeFileAtomic(target, new TextEncoder().encode(report));
   process.stderr.write(`wrote ${path.relative(process.cwd(), target)}\n`);
 }
 

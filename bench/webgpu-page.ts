@@ -38,6 +38,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as jax from "@jax-js/jax";
 // A relative path, so that esbuild bundles it (what @tensorflow/tfjs registers).
 import "../node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js";
+import { TRAIN_LR, concat, fromChannelsLast, median, oneHot, randomData, relDiff, toChannelsLast, trainSpec } from "./shared.js";
 
 export type Lib = "chainrule" | "tfjs" | "jax";
 export const LIBS: Lib[] = ["chainrule", "tfjs", "jax"];
@@ -154,33 +155,7 @@ interface Row {
 
 const now = (): number => performance.now();
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
-/** max |a − b| / max(1, max |a|); with segments, the worst part on its own scale (as bench/core.ts). */
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>, segments?: number[]): number {
-  if (a.length !== b.length) return Infinity;
-  const parts = segments ?? [a.length];
-  if (parts.reduce((s, n) => s + n, 0) !== a.length) return Infinity;
-  let worst = 0;
-  let start = 0;
-  for (const len of parts) {
-    let diff = 0;
-    let scale = segments ? 0 : 1;
-    for (let i = start; i < start + len; i++) {
-      const d = Math.abs(a[i]! - b[i]!);
-      if (!(d <= diff)) diff = d;
-      scale = Math.max(scale, Math.abs(a[i]!));
-    }
-    const r = diff === 0 ? 0 : diff / (scale || Number.MIN_VALUE);
-    if (!(r <= worst)) worst = r;
-    start += len;
-  }
-  return worst;
-}
 
 /** A full GC (Chromium started with --js-flags=--expose-gc) and two turns of the event loop. */
 async function settle(): Promise<void> {
@@ -215,32 +190,8 @@ async function timeCase(c: Case, checkMs: number): Promise<{ medianMs: number; b
 
 // ------------------------------------------------------------------ data (as bench/core.ts)
 
-/** Deterministic float32 data (an LCG, uniform in [lo, hi)): bench/core.ts's, so the rows use its data. */
-function randomData(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + ((hi - lo) * s) / 4294967296;
-  }
-  return out;
-}
 
-function concat(parts: ArrayLike<number>[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
-function oneHot(y: Int32Array, classes: number): Float32Array {
-  const out = new Float32Array(y.length * classes);
-  for (let i = 0; i < y.length; i++) out[i * classes + y[i]!] = 1;
-  return out;
-}
 
 const crTensor = (data: Float32Array, shape: number[], requiresGrad = false): cr.Tensor => cr.tensor(data, { shape, dtype: "float32", requiresGrad });
 const crRead = async (t: cr.Tensor): Promise<Float32Array> => Float32Array.from(await t.dataAsync());
@@ -357,39 +308,9 @@ function matmulRow(n: number): Row {
 }
 
 /** bench/core.ts's learning rate of the MLP rows; here with momentum 0.9. */
-const TRAIN_LR = 0.05;
 const MOMENTUM = 0.9;
 
-interface TrainSpec {
-  batch: number;
-  sizes: [number, number, number];
-  x: Float32Array;
-  y: Int32Array;
-  w1: Float32Array;
-  b1: Float32Array;
-  w2: Float32Array;
-  b2: Float32Array;
-}
 
-/** bench/core.ts's trainSpec: x uniform in [0, 1), labels uniform, PyTorch's Linear init U(±1/√fan_in). */
-function trainSpec(batch: number, sizes: [number, number, number], seed: number): TrainSpec {
-  const [ni, nh, no] = sizes;
-  const y = new Int32Array(batch);
-  const u = randomData(batch, seed, 0, no);
-  for (let i = 0; i < batch; i++) y[i] = Math.min(no - 1, Math.floor(u[i]!));
-  const k1 = 1 / Math.sqrt(ni);
-  const k2 = 1 / Math.sqrt(nh);
-  return {
-    batch,
-    sizes,
-    x: randomData(batch * ni, seed + 1, 0, 1),
-    y,
-    w1: randomData(ni * nh, seed + 2, -k1, k1),
-    b1: randomData(nh, seed + 3, -k1, k1),
-    w2: randomData(nh * no, seed + 4, -k2, k2),
-    b2: randomData(no, seed + 5, -k2, k2),
-  };
-}
 
 /**
  * The checked output of `steps` training steps: [each step's loss, (θ before − θ after) / lr for
@@ -540,26 +461,6 @@ function trainRow(batch: number, seed: number): Row {
   };
 }
 
-/** NCHW (or OIHW) data as NHWC (HWIO for weights): bench/core.ts's toChannelsLast. */
-function toChannelsLast(data: Float32Array, [a, b, h, w]: number[], weight: boolean): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < a!; i++)
-    for (let j = 0; j < b!; j++)
-      for (let y = 0; y < h!; y++)
-        for (let x = 0; x < w!; x++) {
-          const v = data[((i * b! + j) * h! + y) * w! + x]!;
-          out[weight ? ((y * w! + x) * b! + j) * a! + i : ((i * h! + y) * w! + x) * b! + j] = v;
-        }
-  return out;
-}
-function fromChannelsLast(data: ArrayLike<number>, [a, b, h, w]: number[], weight: boolean): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < a!; i++)
-    for (let j = 0; j < b!; j++)
-      for (let y = 0; y < h!; y++)
-        for (let x = 0; x < w!; x++) out[((i * b! + j) * h! + y) * w! + x] = data[weight ? ((y * w! + x) * b! + j) * a! + i : ((i * h! + y) * w! + x) * b! + j]!;
-  return out;
-}
 
 /**
  * conv/layer as bench/core.ts: y = conv2d(x, W, b) (3×3, stride 1, pad 1) on x [32,16,32,32] → 32

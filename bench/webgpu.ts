@@ -31,13 +31,15 @@
  * adapter, Chromium version and the exact command, to bench/RESULTS-webgpu.md (temp file +
  * rename). bench/core.ts dispatches here when its arguments contain "webgpu".
  */
-import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { build } from "esbuild";
 import { backendReady } from "../src/index.js";
 import { LIBS, MAX_REL_ERR, METHOD, ROW_IDS, runBench, type BenchResult, type CellResult, type Lib, type RowResult } from "./webgpu-page.js";
+import { cpuModel, fmt } from "./shared-node.js";
+import { writeFileAtomic } from "../src/io/node-fs.js";
 
 const LABEL: Record<Lib, string> = { chainrule: "chainrule webgpu", tfjs: "TF.js webgpu", jax: "jax-js webgpu (jit)" };
 const SHORT: Record<Lib, string> = { chainrule: "chainrule", tfjs: "TF.js", jax: "jax-js" };
@@ -92,30 +94,7 @@ function packageVersion(name: string): string {
   }
 }
 
-function cpuModel(): string {
-  try {
-    const line = readFileSync("/proc/cpuinfo", "utf8").split("\n").find((l) => /^model name\s*:/.test(l));
-    if (line) return line.replace(/^model name\s*:\s*/, "").trim();
-  } catch {
-    // not Linux
-  }
-  return os.cpus()[0]?.model ?? "unknown CPU";
-}
 
-function writeAtomically(target: string, text: string): void {
-  const tmp = `${target}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, target);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created
-    }
-    throw e;
-  }
-}
 
 // ------------------------------------------------------------------ Node
 
@@ -233,11 +212,6 @@ async function runBrowser(opts: Options): Promise<BrowserRun> {
 
 // ------------------------------------------------------------------ report
 
-function fmt(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  const a = Math.abs(v);
-  return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toPrecision(2);
-}
 
 const agrees = (c: CellResult | undefined): c is CellResult & { medianMs: number } =>
   c !== undefined && c.medianMs !== undefined && c.error === undefined && (c.relErr === undefined || c.relErr <= MAX_REL_ERR);
@@ -399,7 +373,7 @@ export async function webgpuBench(argv: string[]): Promise<void> {
   const text = report(opts, nodeRun, browser, (performance.now() - t0) / 1000);
   process.stdout.write(text);
   const target = path.resolve("bench", "RESULTS-webgpu.md");
-  writeAtomically(target, text);
+  writeFileAtomic(target, new TextEncoder().encode(text));
   progress(`wrote ${path.relative(process.cwd(), target)}`);
   if (browser.error || !browser.result || browser.result.error) process.exitCode = 1;
 }
