@@ -234,14 +234,7 @@ const tfRun = (fn: () => void) => (): void => tf.tidy(fn);
 const tfOutput = (fn: () => tf.Tensor | tf.Tensor[]) => (): Float32Array =>
   tf.tidy(() => {
     const r = fn();
-    const parts = (Array.isArray(r) ? r : [r]).map((t) => t.dataSync() as Float32Array);
-    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return concat((Array.isArray(r) ? r : [r]).map((t) => t.dataSync() as Float32Array));
   });
 
 // ------------------------------------------------------------------ PyTorch (a python3 child process)
