@@ -686,7 +686,7 @@ async function runAsync<T>(co: Co<T>): Promise<T> {
  * step ran on a device, step k's values are waited for after step k + 1 is queued.
  */
 function* eachStep(loader: Loader, read: Reader, step: (x: Tensor, y: Tensor) => StepTensors, record: (r: StepValues) => void): Generator<{ wait: unknown }, void, unknown> {
-  interface Pending { handle: unknown; lossShape: readonly number[]; out: [readonly number[], Tensor["dtype"]]; y: [readonly number[], Tensor["dtype"]]; n: number; lag: boolean }
+  interface Pending { handle: unknown; out: [readonly number[], Tensor["dtype"]]; y: [readonly number[], Tensor["dtype"]]; n: number }
   const it = loader[Symbol.iterator]();
   let pending: Pending | null = null;
   const finish = function* (p: Pending): Generator<{ wait: unknown }, void, unknown> {
@@ -695,20 +695,26 @@ function* eachStep(loader: Loader, read: Reader, step: (x: Tensor, y: Tensor) =>
   };
   try {
     for (;;) {
-      const done: Pending | null = tidy(() => {
+      let ended = false;
+      const started: Pending | null = tidy(() => {
         const next = it.next();
-        if (next.done) return null;
+        if (next.done) {
+          ended = true;
+          return null;
+        }
         const [x, y] = next.value;
         const r = step(x, y);
         checkLoss(r.loss);
-        const lag = r.loss.onDevice || r.out.onDevice;
-        return { handle: read.start([r.loss, r.out, r.y]), lossShape: r.loss.shape, out: [r.out.shape, r.out.dtype], y: [r.y.shape, r.y.dtype], n: r.n, lag };
+        if (!r.loss.onDevice && !r.out.onDevice && pending === null) {
+          // On the CPU the values are there: recorded inside the step's scope, nothing copied.
+          record({ loss: r.loss.item(), out: r.out, y: r.y, n: r.n });
+          return null;
+        }
+        return { handle: read.start([r.loss, r.out, r.y]), out: [r.out.shape, r.out.dtype], y: [r.y.shape, r.y.dtype], n: r.n };
       });
       if (pending !== null) yield* finish(pending);
-      pending = null;
-      if (done === null) break;
-      if (done.lag) pending = done;
-      else yield* finish(done);
+      pending = started;
+      if (ended) break;
     }
   } finally {
     it.return?.();
